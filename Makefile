@@ -1,0 +1,45 @@
+# Two commands for a fresh machine with only Python: `make demo` and `make test`.
+# A GPU user overrides the torch requirement, e.g. `make test TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PYTEST_ARGS ?= -n 2
+
+.PHONY: demo test test-all bench install install-dev clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# torch first, pinned, so the project's open range never pulls a CUDA build
+$(VENV)/.stamp-torch: | $(PY)
+	$(PIP) install $(TORCH)
+	touch $@
+
+$(VENV)/.stamp-install: pyproject.toml $(VENV)/.stamp-torch
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-torch
+	$(PIP) install -e '.[dev]'
+	touch $@ $(VENV)/.stamp-install
+
+install: $(VENV)/.stamp-install
+install-dev: $(VENV)/.stamp-dev
+
+demo: $(VENV)/.stamp-install
+	$(VENV)/bin/navlnn demo
+
+test: $(VENV)/.stamp-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: $(VENV)/.stamp-dev
+	$(PY) -m pytest $(PYTEST_ARGS) -m ''
+
+bench: $(VENV)/.stamp-dev
+	$(PY) experiments/bench_liquid.py
+
+clean:
+	rm -rf $(VENV) outputs multirun

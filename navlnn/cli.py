@@ -1,0 +1,59 @@
+"""The ``navlnn`` command: ``navlnn <command> key=value ...`` with Hydra overrides.
+
+Each command has a top-level config ``conf/<command>.yaml`` and a function
+``run(cfg) -> list[pathlib.Path]`` that returns the paths it wrote; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Callable
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+# command -> (module, help). Each module defines run(cfg) -> list[Path].
+COMMANDS: dict[str, tuple[str, str]] = {
+    "wiring": ("navlnn.commands.wiring", "draw an NCP wiring diagram to a PNG"),
+    "demo": ("navlnn.commands.demo", "the main job (for now: liquid-core benchmark + wiring picture)"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: navlnn <command> [key=value ...]  (Hydra overrides; --help per command)", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def _hydra_entry(command: str, run: Callable) -> Callable[[], None]:
+    import hydra
+    from omegaconf import DictConfig
+
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=command)
+    def _main(cfg: DictConfig) -> None:
+        written = run(cfg) or []
+        if written:
+            print("wrote:")
+            for path in written:
+                print(f"  {Path(path).resolve()}")
+
+    return _main
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Dispatch ``navlnn <command>`` to the command's Hydra entry point."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return
+    command = argv[0]
+    if command not in COMMANDS:
+        sys.exit(f"navlnn: unknown command '{command}'. Valid commands: {', '.join(COMMANDS)}.")
+    module = importlib.import_module(COMMANDS[command][0])
+    sys.argv = [f"navlnn {command}"] + argv[1:]
+    _hydra_entry(command, module.run)()
+
+
+if __name__ == "__main__":
+    main()

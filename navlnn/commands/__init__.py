@@ -1,0 +1,1 @@
+"""One module per ``navlnn`` command; each defines ``run(cfg) -> list[Path]``."""
