@@ -1,0 +1,399 @@
+"""Closed-form continuous-time (CfC) networks, dense or wired by an NCP.
+
+Same mathematics as ``ncps.torch.CfC`` (Hasani et al., 2022), computed faster:
+
+* the four per-layer linears (ff1, ff2, time_a, time_b) are one matrix product;
+* sparsity masks are applied once per call, not once per step;
+* the inputs of all time steps are projected in one matrix product outside the loop;
+* a wired CfC's layers (inter -> command -> motor) are run as a *wavefront*: at loop
+  step ``k`` layer ``l`` advances time ``k - l``, so every loop step is one block-sparse
+  matrix product for the whole circuit instead of one per layer (``T + L - 1`` steps,
+  not ``T * L``). The result is the same computation, reordered.
+
+Differences from the published equations that ncps has, and that are kept for parity:
+in a wired CfC only ff1 and ff2 are masked by the wiring; time_a and time_b are dense
+within each layer's inputs, every layer's own recurrence is dense (the wiring's
+recurrent command synapses are not used) and synapse polarity is ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from navlnn.nn.sequence import MixedMemory, param_versions, prepare_inputs, xavier_bound
+from navlnn.nn.wirings import Wiring
+
+MODES = ("default", "pure", "no_gate")
+ACTIVATIONS = ("lecun_tanh", "tanh", "relu", "silu", "gelu")
+
+
+class LeCunTanh(nn.Module):
+    """``1.7159 * tanh(0.666 * x)``, the backbone activation of ncps."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return 1.7159 * torch.tanh(0.666 * x)
+
+
+def _activation(name: str) -> nn.Module:
+    table = {"lecun_tanh": LeCunTanh, "tanh": nn.Tanh, "relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
+    if name not in table:
+        raise ValueError(f"activation: unknown '{name}'; valid activations: {list(table)}")
+    return table[name]()
+
+
+class CfC(nn.Module):
+    """A CfC sequence module: ``forward(x, h0=None, timespans=None) -> (y, h_last)``.
+
+    Args:
+        input_size: input features per step.
+        units: number of neurons (dense CfC) or a :class:`~navlnn.nn.wirings.Wiring` (wired CfC,
+            whose last layer's neurons are the outputs).
+        proj_size: if set, a linear readout maps the outputs to ``proj_size`` features.
+        return_sequences: return the outputs of every step (``(B, T, out)``) or only the last (``(B, out)``).
+        mixed_memory: run an LSTM memory cell before each CfC step (state becomes ``[h, c]``).
+        mode: ``"default"`` (gated), ``"pure"`` (direct solution) or ``"no_gate"``.
+        activation: backbone activation (dense only).
+        backbone_units, backbone_layers, backbone_dropout: the dense backbone (default 128, 1, 0.0);
+            not allowed with a wiring.
+
+    Shapes:
+        x: ``(B, T, input_size)`` batch-first, or ``(T, input_size)`` unbatched.
+        h0: ``(B, state_size)``; zeros when omitted. A wired CfC's state is ordered by layer
+            (inter, command, motor) as in ncps; :attr:`state_neuron_ids` maps it to neuron ids.
+        timespans: ``(B, T)`` or ``(B, T, 1)``, elapsed time per step (1.0 when omitted); any batch size.
+    """
+
+    __constants__ = ["mode", "wired", "use_mixed", "has_backbone", "return_sequences", "num_layers",
+                     "input_size", "hidden_size", "state_size"]
+
+    def __init__(
+        self,
+        input_size: int,
+        units: int | Wiring,
+        proj_size: Optional[int] = None,
+        return_sequences: bool = True,
+        mixed_memory: bool = False,
+        mode: str = "default",
+        activation: str = "lecun_tanh",
+        backbone_units: Optional[int] = None,
+        backbone_layers: Optional[int] = None,
+        backbone_dropout: Optional[float] = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
+            raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode: unknown '{mode}'; valid modes: {list(MODES)}")
+        self.input_size = input_size
+        self.mode = mode
+        self.return_sequences = bool(return_sequences)
+        self.use_mixed = bool(mixed_memory)
+        self.wired = isinstance(units, Wiring)
+        self.activation_name = activation
+        heads = 1 if mode == "pure" else 4
+
+        if self.wired:
+            for name, value in (("backbone_units", backbone_units), ("backbone_layers", backbone_layers),
+                                ("backbone_dropout", backbone_dropout)):
+                if value is not None:
+                    raise ValueError(f"{name} cannot be used with a wiring (a wired CfC has no backbone)")
+            wiring = units
+            wiring.build(input_size)
+            self.wiring = wiring
+            self.hidden_size = wiring.units
+            self._setup_wired(wiring, heads)
+            self.output_features = self.layer_sizes[-1]
+            self.has_backbone = False
+        else:
+            if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+                raise ValueError(f"units must be a positive integer or a Wiring, got {units!r}")
+            self.wiring = None
+            self.hidden_size = units
+            self.layer_sizes = [units]
+            self.num_layers = 1
+            backbone_units = 128 if backbone_units is None else int(backbone_units)
+            backbone_layers = 1 if backbone_layers is None else int(backbone_layers)
+            backbone_dropout = 0.0 if backbone_dropout is None else float(backbone_dropout)
+            if backbone_layers < 0 or (backbone_layers > 0 and backbone_units < 1):
+                raise ValueError(
+                    f"backbone_layers must be >= 0 and backbone_units >= 1, got {backbone_layers}, {backbone_units}"
+                )
+            if not 0.0 <= backbone_dropout < 1.0:
+                raise ValueError(f"backbone_dropout must be in [0, 1), got {backbone_dropout}")
+            self.has_backbone = backbone_layers > 0
+            self.backbone_units = backbone_units if self.has_backbone else 0
+            self.backbone_layers = backbone_layers
+            head_in = backbone_units if self.has_backbone else input_size + units
+            self.layer_offsets = [0, units]
+            # First backbone layer is applied by hand so its input half can be hoisted out of the loop.
+            self.backbone_in = nn.Linear(input_size + units, backbone_units) if self.has_backbone else nn.Identity()
+            rest: List[nn.Module] = [_activation(activation)] if self.has_backbone else []
+            for _ in range(1, backbone_layers):
+                rest.append(nn.Linear(backbone_units, backbone_units))
+                rest.append(_activation(activation))
+                if backbone_dropout > 0.0:
+                    rest.append(nn.Dropout(backbone_dropout))
+            self.backbone_rest = nn.Sequential(*rest)
+            self.weight = nn.Parameter(torch.empty(heads * units, head_in))
+            self.bias = nn.Parameter(torch.empty(heads * units))
+            for k in range(heads):
+                block = self.weight.data[k * units:(k + 1) * units]
+                nn.init.xavier_uniform_(block)
+                nn.init.uniform_(self.bias.data[k * units:(k + 1) * units], -head_in ** -0.5, head_in ** -0.5)
+            for module in [m for m in [self.backbone_in, *self.backbone_rest] if isinstance(m, nn.Linear)]:
+                nn.init.xavier_uniform_(module.weight)
+            self.register_buffer("layer_of_state", torch.zeros(units, dtype=torch.long), persistent=False)
+            self.output_features = units
+
+        units_n = self.hidden_size
+        if mode == "pure":
+            bound = xavier_bound(units_n, 1)
+            self.w_tau = nn.Parameter(torch.empty(units_n).uniform_(-bound, bound))
+            self.A = nn.Parameter(torch.empty(units_n).uniform_(-bound, bound))
+        else:
+            self.register_buffer("w_tau", torch.zeros(0), persistent=False)
+            self.register_buffer("A", torch.zeros(0), persistent=False)
+        self.memory = MixedMemory(input_size, units_n) if self.use_mixed else nn.Identity()
+        self.proj_size = proj_size
+        self.fc = nn.Linear(self.output_features, proj_size) if proj_size is not None else nn.Identity()
+        self.output_size = proj_size if proj_size is not None else self.output_features
+        self.state_size = units_n * (2 if self.use_mixed else 1)
+        self._step_cache: Optional[Tuple[Tuple[int, ...], List[Tensor]]] = None
+
+    # ------------------------------------------------------------------ wiring
+    def _setup_wired(self, wiring: Wiring, heads: int) -> None:
+        units, n_in = wiring.units, wiring.input_dim
+        layers = [wiring.get_neurons_of_layer(l) for l in range(wiring.num_layers)]
+        self.layer_sizes = [len(ids) for ids in layers]
+        self.num_layers = len(layers)
+        offsets = np.cumsum([0] + self.layer_sizes)
+        weight = torch.zeros(heads * units, n_in + units)
+        bias = torch.zeros(heads * units)
+        ff_mask = torch.zeros(units, n_in + units)
+        block = torch.zeros(units, n_in + units)
+        layer_of_state = torch.zeros(units, dtype=torch.long)
+        for l, ids in enumerate(layers):
+            rows = slice(int(offsets[l]), int(offsets[l + 1]))
+            n = len(ids)
+            if l == 0:
+                cols_in = slice(0, n_in)
+                sparsity = np.abs(wiring.sensory_adjacency_matrix[:, ids])
+            else:
+                cols_in = slice(n_in + int(offsets[l - 1]), n_in + int(offsets[l]))
+                sparsity = np.abs(wiring.adjacency_matrix[np.ix_(layers[l - 1], ids)])
+            cols_h = slice(n_in + int(offsets[l]), n_in + int(offsets[l + 1]))
+            ff_mask[rows, cols_in] = torch.from_numpy(sparsity.T.astype(np.float32))
+            ff_mask[rows, cols_h] = 1.0
+            block[rows, cols_in] = 1.0
+            block[rows, cols_h] = 1.0
+            layer_of_state[rows] = l
+            fan_in = (cols_in.stop - cols_in.start) + n
+            for k in range(heads):
+                w = torch.empty(n, fan_in)
+                nn.init.xavier_uniform_(w)
+                r = slice(k * units + rows.start, k * units + rows.stop)
+                weight[r, cols_in] = w[:, : cols_in.stop - cols_in.start]
+                weight[r, cols_h] = w[:, cols_in.stop - cols_in.start:]
+                bias[r] = torch.empty(n).uniform_(-fan_in ** -0.5, fan_in ** -0.5)
+        masks = [ff_mask, ff_mask, block, block][:heads]
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(bias)
+        self.register_buffer("mask", torch.cat(masks, 0), persistent=False)
+        self.register_buffer("layer_of_state", layer_of_state, persistent=False)
+        # Kept in the state_dict so that loading weights of another circuit fails clearly.
+        self.register_buffer("adjacency", torch.from_numpy(wiring.adjacency_matrix.astype(np.int8)))
+        self.register_buffer("sensory_adjacency", torch.from_numpy(wiring.sensory_adjacency_matrix.astype(np.int8)))
+        self.state_neuron_ids = [i for ids in layers for i in ids]
+        self.layer_offsets = [int(o) for o in offsets]
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        if self.wired:
+            for name in ("adjacency", "sensory_adjacency"):
+                key = prefix + name
+                if key in state_dict:
+                    theirs, ours = state_dict[key], getattr(self, name)
+                    if theirs.shape != ours.shape or not torch.equal(theirs.to(ours.dtype), ours):
+                        raise ValueError(
+                            f"{key}: this state_dict was saved from a CfC with a different wiring "
+                            f"({tuple(theirs.shape)} vs {tuple(ours.shape)}, or other synapses); rebuild the module "
+                            f"with the checkpoint's wiring (navlnn.nn.wiring_from_dict) before loading"
+                        )
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+
+    # ------------------------------------------------------------------ maths
+    def _gates(self, g: Tensor, ts: Tensor, A: Tensor, w_tau: Tensor, n: int) -> Tensor:
+        """New state from the fused pre-activations ``g`` (rows: ff1, ff2, time_a, time_b)."""
+        if self.mode == "pure":
+            return -A * torch.exp(-ts * (torch.abs(w_tau) + torch.abs(g))) * g + A
+        # one unbind instead of four slices: a single backward node instead of four zero-filled buffers
+        ff1, ff2, t_a, t_b = g.view(g.size(0), 4, n).unbind(1)
+        t = torch.sigmoid(torch.addcmul(t_b, t_a, ts))
+        if self.mode == "no_gate":
+            return torch.addcmul(torch.tanh(ff1), t, torch.tanh(ff2))
+        return torch.lerp(torch.tanh(ff1), torch.tanh(ff2), t)
+
+    def _effective_weight(self) -> Tensor:
+        if self.wired:
+            return self.weight * self.mask
+        return self.weight
+
+    def _layer_weights(self) -> List[Tensor]:
+        """Per layer: input weight, recurrent weight (both transposed), bias, A and w_tau slices."""
+        w = self._effective_weight()
+        n_in, units = self.input_size, self.hidden_size
+        heads = 1 if self.mode == "pure" else 4
+        out: List[Tensor] = []
+        offs = self.layer_offsets
+        for l in range(self.num_layers):
+            rows = torch.cat([torch.arange(k * units + offs[l], k * units + offs[l + 1], device=w.device)
+                              for k in range(heads)])
+            wl = w.index_select(0, rows)
+            in_lo = 0 if l == 0 else n_in + offs[l - 1]
+            in_hi = n_in if l == 0 else n_in + offs[l]
+            out.append(wl[:, in_lo:in_hi].t())
+            out.append(wl[:, n_in + offs[l]: n_in + offs[l + 1]].t())
+            out.append(self.bias.index_select(0, rows))
+            if self.mode == "pure":
+                out.append(self.A[offs[l]: offs[l + 1]])
+                out.append(self.w_tau[offs[l]: offs[l + 1]])
+            else:
+                out.append(self.A)
+                out.append(self.w_tau)
+        return out
+
+    @torch.jit.unused
+    def _cached_layer_weights(self) -> List[Tensor]:
+        if torch.is_grad_enabled():
+            return self._layer_weights()
+        key = param_versions(list(self.parameters()))
+        if self._step_cache is None or self._step_cache[0] != key:
+            self._step_cache = (key, self._layer_weights())
+        return self._step_cache[1]
+
+    def _wired_layered(self, x: Tensor, h: Tensor, c: Tensor, ts: Tensor, lw: List[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+        """Wired CfC, one layer after the other at each step (mixed memory and single steps)."""
+        steps = x.size(1)
+        # unbind once: indexing [:, t] inside the loop would make autograd zero-fill a full-size
+        # gradient buffer per step (quadratic in T)
+        gx0 = F.linear(x, lw[0].t(), lw[2]).unbind(1)
+        memory_in = (self.memory.project_inputs(x) if self.use_mixed else x).unbind(1)
+        ts_steps = ts.unbind(1)
+        outputs: List[Tensor] = []
+        offs = self.layer_offsets
+        for t in range(steps):
+            if self.use_mixed:
+                h, c = self.memory(memory_in[t], h, c)
+            ts_t = ts_steps[t]
+            new: List[Tensor] = []
+            inp = gx0[t]
+            for l in range(self.num_layers):
+                hl = h[:, offs[l]: offs[l + 1]]
+                if l == 0:
+                    g = torch.addmm(gx0[t], hl, lw[1])
+                else:
+                    g = torch.addmm(torch.addmm(lw[5 * l + 2], inp, lw[5 * l]), hl, lw[5 * l + 1])
+                inp = self._gates(g, ts_t, lw[5 * l + 3], lw[5 * l + 4], offs[l + 1] - offs[l])
+                new.append(inp)
+            h = torch.cat(new, 1)
+            outputs.append(inp)
+        return torch.stack(outputs, 1), h, c
+
+    def _wired_wavefront(self, x: Tensor, h: Tensor, ts: Tensor) -> Tuple[Tensor, Tensor]:
+        """Wired CfC without mixed memory: all layers advance together, layer ``l`` lagging ``l`` steps."""
+        batch, steps = x.size(0), x.size(1)
+        n_in, units, n_layers = self.input_size, self.hidden_size, self.num_layers
+        w = self._effective_weight()
+        w_h = w[:, n_in:].t()
+        if n_layers > 1:
+            x = torch.cat([x, x.new_zeros(batch, n_layers - 1, n_in)], 1)
+        gx = F.linear(x, w[:, :n_in], self.bias).unbind(1)
+        loop_steps = steps + n_layers - 1
+        k = torch.arange(loop_steps, device=x.device).unsqueeze(1)
+        src_t = (k - self.layer_of_state.unsqueeze(0)).clamp(0, steps - 1)
+        ts_wave = ts[:, :, 0][:, src_t].unbind(1)
+        states: List[Tensor] = []
+        for step in range(loop_steps):
+            new = self._gates(torch.addmm(gx[step], h, w_h), ts_wave[step], self.A, self.w_tau, units)
+            if step < n_layers - 1:
+                new = torch.where(self.layer_of_state <= step, new, h)
+            states.append(new)
+            h = new
+        wave = torch.stack(states, 1)  # (B, T + L - 1, units); layer l at time t is at step t + l
+        outputs = wave[:, n_layers - 1:, self.layer_offsets[n_layers - 1]:]
+        finals = [wave[:, steps - 1 + l, self.layer_offsets[l]: self.layer_offsets[l + 1]] for l in range(n_layers)]
+        return outputs, torch.cat(finals, 1)
+
+    def _dense(self, x: Tensor, h: Tensor, c: Tensor, ts: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        n_in, units = self.input_size, self.hidden_size
+        if self.has_backbone:
+            w0 = self.backbone_in.weight
+            xp = F.linear(x, w0[:, :n_in], self.backbone_in.bias)
+            w_h = w0[:, n_in:].t()
+        else:
+            xp = F.linear(x, self.weight[:, :n_in], self.bias)
+            w_h = self.weight[:, n_in:].t()
+        memory_in = (self.memory.project_inputs(x) if self.use_mixed else x).unbind(1)
+        xp_steps = xp.unbind(1)
+        ts_steps = ts.unbind(1)
+        w_head = self.weight.t()
+        outputs: List[Tensor] = []
+        for t in range(x.size(1)):
+            if self.use_mixed:
+                h, c = self.memory(memory_in[t], h, c)
+            g = torch.addmm(xp_steps[t], h, w_h)
+            if self.has_backbone:
+                g = torch.addmm(self.bias, self.backbone_rest(g), w_head)
+            h = self._gates(g, ts_steps[t], self.A, self.w_tau, units)
+            outputs.append(h)
+        return torch.stack(outputs, 1), h, c
+
+    def _run(self, x: Tensor, h0: Optional[Tensor], timespans: Optional[Tensor], lw: List[Tensor]) -> Tuple[Tensor, Tensor, bool]:
+        x, state, ts, batched = prepare_inputs(x, h0, timespans, self.input_size, self.state_size)
+        units = self.hidden_size
+        h = state[:, :units]
+        c = state[:, units:]
+        if self.wired and not self.use_mixed and len(lw) == 0:
+            ys, h = self._wired_wavefront(x, h, ts)
+        elif self.wired:
+            if len(lw) == 0:
+                lw = self._layer_weights()
+            ys, h, c = self._wired_layered(x, h, c, ts, lw)
+        else:
+            ys, h, c = self._dense(x, h, c, ts)
+        state = torch.cat([h, c], 1) if self.use_mixed else h
+        return ys, state, batched
+
+    def forward(self, x: Tensor, h0: Optional[Tensor] = None, timespans: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """Run the sequence; returns ``(y, h_last)``; ``y`` is ``(B, T, out)`` or ``(B, out)``."""
+        ys, state, batched = self._run(x, h0, timespans, [])
+        y = self.fc(ys) if self.return_sequences else self.fc(ys[:, -1])
+        if not batched:
+            return y.squeeze(0), state.squeeze(0)
+        return y, state
+
+    @torch.jit.export
+    def step(self, x: Tensor, h: Optional[Tensor] = None, dt: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """One closed-loop step: ``x (B, input_size)``, state ``h (B, state_size)``, ``dt (B,)`` or ``(B, 1)``.
+
+        Returns ``(y (B, out), h')``; feed ``h'`` back at the next step.
+        """
+        ts: Optional[Tensor] = None
+        if dt is not None:
+            ts = dt.reshape(-1, 1, 1) if dt.dim() <= 1 else dt.unsqueeze(1)
+        lw: List[Tensor] = []
+        if self.wired:
+            if torch.jit.is_scripting():
+                lw = self._layer_weights()
+            else:
+                lw = self._cached_layer_weights()
+        ys, state, _ = self._run(x.unsqueeze(1), h, ts, lw)
+        return self.fc(ys[:, 0]), state
+
+    def extra_repr(self) -> str:
+        kind = repr(self.wiring) if self.wired else f"units={self.hidden_size}"
+        return f"input_size={self.input_size}, {kind}, mode={self.mode}, mixed_memory={self.use_mixed}"

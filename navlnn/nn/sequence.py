@@ -1,0 +1,115 @@
+"""Shared helpers of the liquid sequence modules: input checks, timespans, the mixed-memory LSTM.
+
+Everything here is TorchScript-compatible, so the modules that use it can be scripted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+
+def prepare_inputs(
+    x: Tensor, h0: Optional[Tensor], timespans: Optional[Tensor], input_size: int, state_size: int
+) -> Tuple[Tensor, Tensor, Tensor, bool]:
+    """Check and normalise ``(x, h0, timespans)`` to ``(B, T, C)``, ``(B, S)`` and ``(B, T, 1)``.
+
+    ``x`` is batch-first ``(B, T, C)`` or unbatched ``(T, C)``; ``timespans`` is
+    ``(B, T)`` or ``(B, T, 1)`` (``(T,)`` or ``(T, 1)`` when unbatched), in the same
+    unit as the time constants (ncps: 1.0 per step when omitted).
+    Returns the tensors and whether the input was batched.
+    """
+    if x.dim() not in (2, 3):
+        raise ValueError(
+            "x: expected a batch-first (B, T, {}) tensor or an unbatched (T, {}) tensor, got shape {}".format(
+                input_size, input_size, list(x.shape)
+            )
+        )
+    batched = x.dim() == 3
+    if not batched:
+        x = x.unsqueeze(0)
+        if timespans is not None:
+            timespans = timespans.unsqueeze(0)
+        if h0 is not None:
+            if h0.dim() != 1:
+                raise ValueError(
+                    "h0: unbatched input needs a 1-D state of size {}, got shape {}".format(state_size, list(h0.shape))
+                )
+            h0 = h0.unsqueeze(0)
+    batch, steps = x.size(0), x.size(1)
+    if x.size(2) != input_size:
+        raise ValueError(
+            "x: this module takes {} input features in the last dimension, got {} (shape {})".format(
+                input_size, x.size(2), list(x.shape)
+            )
+        )
+    if h0 is None:
+        h0 = torch.zeros(batch, state_size, dtype=x.dtype, device=x.device)
+    elif h0.dim() != 2 or h0.size(0) != batch or h0.size(1) != state_size:
+        raise ValueError(
+            "h0: expected a state of shape [{}, {}] (batch, state_size), got {}".format(
+                batch, state_size, list(h0.shape)
+            )
+        )
+    if timespans is None:
+        ts = torch.ones(batch, steps, 1, dtype=x.dtype, device=x.device)
+    else:
+        ts = timespans
+        if ts.dim() == 2:
+            ts = ts.unsqueeze(-1)
+        if ts.dim() != 3 or ts.size(0) != batch or ts.size(1) != steps or ts.size(2) != 1:
+            raise ValueError(
+                "timespans: expected shape [{}, {}] or [{}, {}, 1] (batch, time), got {}".format(
+                    batch, steps, batch, steps, list(timespans.shape)
+                )
+            )
+        ts = ts.to(x.dtype)
+    return x, h0, ts, batched
+
+
+class MixedMemory(nn.Module):
+    """The LSTM memory cell that ncps's ``mixed_memory=True`` runs before each liquid step.
+
+    Same equations and initialisation as ``ncps.torch.lstm.LSTMCell`` (forget-gate bias +1).
+    The input projection is exposed separately so sequence modules can apply it to all
+    time steps in one matrix product.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.input_map = nn.Linear(input_size, 4 * hidden_size, bias=True)
+        self.recurrent_map = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
+        nn.init.xavier_uniform_(self.input_map.weight)
+        nn.init.uniform_(self.input_map.bias, -0.1, 0.1)
+        nn.init.orthogonal_(self.recurrent_map.weight)
+
+    def project_inputs(self, x: Tensor) -> Tensor:
+        """``(..., input_size) -> (..., 4 * hidden)``: the input half of the gates."""
+        return self.input_map(x)
+
+    def forward(self, x_proj: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
+        """One step from pre-projected inputs; returns ``(h', c')``."""
+        z = torch.addmm(x_proj, h, self.recurrent_map.weight.t())
+        i, ig, fg, og = z.chunk(4, 1)
+        new_c = c * torch.sigmoid(fg + 1.0) + torch.tanh(i) * torch.sigmoid(ig)
+        new_h = torch.tanh(new_c) * torch.sigmoid(og)
+        return new_h, new_c
+
+
+def xavier_bound(fan_in: int, fan_out: int) -> float:
+    """The bound of ``torch.nn.init.xavier_uniform_`` for a ``fan_out x fan_in`` matrix."""
+    return math.sqrt(6.0 / float(fan_in + fan_out))
+
+
+def param_versions(params: List[Tensor]) -> Tuple[int, ...]:
+    """A key that changes whenever a parameter is modified in place, moved or replaced."""
+    key: List[int] = []
+    for p in params:
+        key.append(p._version)
+        key.append(p.data_ptr())
+    return tuple(key)
