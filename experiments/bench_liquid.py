@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 
-def _median_ms(fns: dict[str, Callable[[], None]], rounds: int, warmup: int) -> dict[str, float]:
+def _median_ms(fns: dict[str, Callable[[], None]], rounds: int, warmup: int, inner: int = 1) -> dict[str, float]:
+    """Median over rounds of the mean time of ``inner`` back-to-back calls; models interleaved per round."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -31,8 +32,9 @@ def _median_ms(fns: dict[str, Callable[[], None]], rounds: int, warmup: int) -> 
     for _ in range(rounds):
         for name, fn in fns.items():
             start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(inner):
+                fn()
+            times[name].append((time.perf_counter() - start) / inner)
     return {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
 
 
@@ -92,12 +94,13 @@ def main() -> None:
     x_step = torch.randn(1, input_size, generator=gen)
 
     rounds_train = 5 if args.quick else 15
-    rounds_step = 300 if args.quick else 2000
+    rounds_step = 20 if args.quick else 100
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); medians over "
-          f"{rounds_train} training rounds and {rounds_step} inference rounds, models interleaved")
+          f"{rounds_train} training rounds and {rounds_step} inference rounds "
+          f"(of 50 steps each), models interleaved")
     print("training step: forward+backward, B=32, T=64, input 64; NCP = AutoNCP(34, 4): 18 inter, 12 command, 4 motor")
     train = _median_ms({n: train_step_fn(m, x_train) for n, m in models.items()}, rounds_train, warmup=2)
-    step = _median_ms({n: infer_step_fn(n, m, x_step) for n, m in models.items()}, rounds_step, warmup=50)
+    step = _median_ms({n: infer_step_fn(n, m, x_step) for n, m in models.items()}, rounds_step, warmup=50, inner=50)
 
     header = f"{'model':<20} {'train step (ms)':>16} {'vs ncps':>8} {'1 step B=1 (us)':>16} {'vs ncps':>8}"
     print(header)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from navlnn.nn.recurrences import CfCRecurrence
 from navlnn.nn.sequence import MixedMemory, param_versions, prepare_inputs, xavier_bound
 from navlnn.nn.wirings import Wiring
 
@@ -68,6 +69,7 @@ class CfC(nn.Module):
         timespans: ``(B, T)`` or ``(B, T, 1)``, elapsed time per step (1.0 when omitted); any batch size.
     """
 
+    __jit_ignored_attributes__ = ["_step_cache", "_infer_cache", "wiring"]
     __constants__ = ["mode", "wired", "use_mixed", "has_backbone", "return_sequences", "num_layers",
                      "input_size", "hidden_size", "state_size"]
 
@@ -151,6 +153,9 @@ class CfC(nn.Module):
             self.output_features = units
 
         units_n = self.hidden_size
+        # ff rows doubled for the fused recurrence, which computes tanh(a) as 2 * sigmoid(2a) - 1
+        self.register_buffer("row_scale", torch.cat([torch.full((2 * units_n,), 2.0), torch.ones(2 * units_n)])
+                             if mode != "pure" else torch.ones(units_n), persistent=False)
         if mode == "pure":
             bound = xavier_bound(units_n, 1)
             self.w_tau = nn.Parameter(torch.empty(units_n).uniform_(-bound, bound))
@@ -163,7 +168,10 @@ class CfC(nn.Module):
         self.fc = nn.Linear(self.output_features, proj_size) if proj_size is not None else nn.Identity()
         self.output_size = proj_size if proj_size is not None else self.output_features
         self.state_size = units_n * (2 if self.use_mixed else 1)
-        self._step_cache: Optional[Tuple[Tuple[int, ...], List[Tensor]]] = None
+        # hand-written recurrences in eager mode (see navlnn.nn.recurrences); False forces plain autograd ops
+        self.fused = True
+        self._step_cache = None  # (parameter versions, derived weights) for eager closed-loop steps
+        self._infer_cache = None
 
     # ------------------------------------------------------------------ wiring
     def _setup_wired(self, wiring: Wiring, heads: int) -> None:
@@ -303,30 +311,50 @@ class CfC(nn.Module):
             outputs.append(inp)
         return torch.stack(outputs, 1), h, c
 
-    def _wired_wavefront(self, x: Tensor, h: Tensor, ts: Tensor) -> Tuple[Tensor, Tensor]:
-        """Wired CfC without mixed memory: all layers advance together, layer ``l`` lagging ``l`` steps."""
+    def _wavefront(self, x: Tensor, h: Tensor, ts: Tensor) -> Tuple[Tensor, Tensor]:
+        """Single-matrix recurrence: a wired CfC's layers advance together, layer ``l`` lagging ``l``
+        steps (a dense CfC without backbone is the one-layer case)."""
         batch, steps = x.size(0), x.size(1)
         n_in, units, n_layers = self.input_size, self.hidden_size, self.num_layers
-        w = self._effective_weight()
-        w_h = w[:, n_in:].t()
         if n_layers > 1:
             x = torch.cat([x, x.new_zeros(batch, n_layers - 1, n_in)], 1)
-        gx = F.linear(x, w[:, :n_in], self.bias).unbind(1)
         loop_steps = steps + n_layers - 1
         k = torch.arange(loop_steps, device=x.device).unsqueeze(1)
         src_t = (k - self.layer_of_state.unsqueeze(0)).clamp(0, steps - 1)
-        ts_wave = ts[:, :, 0][:, src_t].unbind(1)
+        ts_wave = ts[:, :, 0][:, src_t]
+        if not torch.jit.is_scripting() and self.fused and self.mode != "pure" and not ts.requires_grad:
+            wave = self._wavefront_fused(x, h, ts_wave)
+        else:
+            wave = self._wavefront_autograd(x, h, ts_wave)
+        # (B, T + L - 1, units); layer l at time t is at step t + l
+        outputs = wave[:, n_layers - 1:, self.layer_offsets[n_layers - 1]:]
+        finals = [wave[:, steps - 1 + l, self.layer_offsets[l]: self.layer_offsets[l + 1]] for l in range(n_layers)]
+        return outputs, torch.cat(finals, 1)
+
+    @torch.jit.unused
+    def _wavefront_fused(self, x: Tensor, h: Tensor, ts_wave: Tensor) -> Tensor:
+        n_in = self.input_size
+        w = self._effective_weight() * self.row_scale.unsqueeze(1)
+        gx = F.linear(x.transpose(0, 1), w[:, :n_in], self.bias * self.row_scale)  # time-major (K, B, 4U)
+        active = [self.layer_of_state <= k for k in range(self.num_layers - 1)]
+        wave = CfCRecurrence.apply(gx.contiguous(), h, w[:, n_in:].t(), ts_wave.transpose(0, 1).contiguous(),
+                                   active, self.mode == "no_gate")
+        return wave.transpose(0, 1)
+
+    def _wavefront_autograd(self, x: Tensor, h: Tensor, ts_wave: Tensor) -> Tensor:
+        n_in, units, n_layers = self.input_size, self.hidden_size, self.num_layers
+        w = self._effective_weight()
+        w_h = w[:, n_in:].t()
+        gx = F.linear(x, w[:, :n_in], self.bias).unbind(1)
+        ts_steps = ts_wave.unbind(1)
         states: List[Tensor] = []
-        for step in range(loop_steps):
-            new = self._gates(torch.addmm(gx[step], h, w_h), ts_wave[step], self.A, self.w_tau, units)
+        for step in range(len(gx)):
+            new = self._gates(torch.addmm(gx[step], h, w_h), ts_steps[step], self.A, self.w_tau, units)
             if step < n_layers - 1:
                 new = torch.where(self.layer_of_state <= step, new, h)
             states.append(new)
             h = new
-        wave = torch.stack(states, 1)  # (B, T + L - 1, units); layer l at time t is at step t + l
-        outputs = wave[:, n_layers - 1:, self.layer_offsets[n_layers - 1]:]
-        finals = [wave[:, steps - 1 + l, self.layer_offsets[l]: self.layer_offsets[l + 1]] for l in range(n_layers)]
-        return outputs, torch.cat(finals, 1)
+        return torch.stack(states, 1)
 
     def _dense(self, x: Tensor, h: Tensor, c: Tensor, ts: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         n_in, units = self.input_size, self.hidden_size
@@ -357,8 +385,8 @@ class CfC(nn.Module):
         units = self.hidden_size
         h = state[:, :units]
         c = state[:, units:]
-        if self.wired and not self.use_mixed and len(lw) == 0:
-            ys, h = self._wired_wavefront(x, h, ts)
+        if not self.use_mixed and len(lw) == 0 and (self.wired or not self.has_backbone):
+            ys, h = self._wavefront(x, h, ts)
         elif self.wired:
             if len(lw) == 0:
                 lw = self._layer_weights()
@@ -386,13 +414,71 @@ class CfC(nn.Module):
         if dt is not None:
             ts = dt.reshape(-1, 1, 1) if dt.dim() <= 1 else dt.unsqueeze(1)
         lw: List[Tensor] = []
-        if self.wired:
-            if torch.jit.is_scripting():
-                lw = self._layer_weights()
-            else:
+        if not torch.jit.is_scripting():
+            if (self.fused and not torch.is_grad_enabled() and self.mode == "default" and not self.use_mixed
+                    and (self.wired or not self.has_backbone)):
+                return self._step_inference(x, h, dt)
+            if self.wired:
                 lw = self._cached_layer_weights()
+        elif self.wired:
+            lw = self._layer_weights()
         ys, state, _ = self._run(x.unsqueeze(1), h, ts, lw)
         return self.fc(ys[:, 0]), state
+
+    @torch.jit.unused
+    def _inference_weights(self) -> List[Tensor]:
+        """Per layer ``(W_in, W_h, b)`` for :meth:`_step_inference`, cached until a parameter changes.
+
+        ff rows are doubled (``tanh(a) = 2 sigmoid(2a) - 1``), and a layer fed by the previous
+        layer's ``L = (h + 1) / 2`` gets ``2 W_in`` and ``b - sum(W_in)`` so that ``h`` itself
+        is only formed once, for the returned state.
+        """
+        key = param_versions(list(self.parameters()))
+        if self._infer_cache is not None and self._infer_cache[0] == key:
+            return self._infer_cache[1]
+        lw = self._layer_weights()
+        out: List[Tensor] = []
+        scale = lw[2].new_tensor([2.0, 2.0, 1.0, 1.0])
+        for l in range(self.num_layers):
+            w_in, w_h, b = lw[5 * l], lw[5 * l + 1], lw[5 * l + 2]
+            n = w_h.shape[0]
+            row = scale.repeat_interleave(n)
+            w_in, w_h, b = w_in * row, w_h * row, b * row
+            if l > 0:
+                b = b - w_in.sum(0)
+                w_in = 2.0 * w_in
+            out += [w_in.contiguous(), w_h.contiguous(), b.contiguous()]
+        self._infer_cache = (key, out)
+        return out
+
+    @torch.jit.unused
+    def _step_inference(self, x: Tensor, h: Optional[Tensor], dt: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Inference-only step of a default-mode CfC: few, fused operations (closed-loop latency)."""
+        if x.dim() != 2 or x.size(1) != self.input_size:
+            raise ValueError(f"x: step() takes (B, {self.input_size}), got {list(x.shape)}")
+        if h is None:
+            h = x.new_zeros(x.size(0), self.state_size)
+        elif h.shape != (x.size(0), self.state_size):
+            raise ValueError(f"h: expected a state of shape [{x.size(0)}, {self.state_size}], got {list(h.shape)}")
+        ts = None if dt is None else dt.reshape(-1, 1).to(x.dtype)
+        weights = self._inference_weights()
+        offs = self.layer_offsets
+        inp = x
+        lerps: List[Tensor] = []
+        for l in range(self.num_layers):
+            n = offs[l + 1] - offs[l]
+            g = torch.addmm(torch.addmm(weights[3 * l + 2], inp, weights[3 * l]), h[:, offs[l]: offs[l + 1]],
+                            weights[3 * l + 1])
+            time_pre = g[:, 2 * n: 3 * n]
+            if ts is None:
+                time_pre.add_(g[:, 3 * n:])
+            else:
+                torch.addcmul(g[:, 3 * n:], time_pre, ts, out=time_pre)
+            s = torch.sigmoid(g[:, : 3 * n])
+            inp = torch.lerp(s[:, :n], s[:, n: 2 * n], s[:, 2 * n:])
+            lerps.append(inp)
+        state = torch.cat(lerps, 1).mul_(2.0).sub_(1.0)
+        return self.fc(state[:, offs[self.num_layers - 1]:]), state
 
     def extra_repr(self) -> str:
         kind = repr(self.wiring) if self.wired else f"units={self.hidden_size}"

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from navlnn.nn.recurrences import LTCRecurrence
 from navlnn.nn.sequence import MixedMemory, param_versions, prepare_inputs
 from navlnn.nn.wirings import FullyConnected, Wiring
 
@@ -69,6 +70,7 @@ class LTC(nn.Module):
         timespans: ``(B, T)`` or ``(B, T, 1)`` (1.0 when omitted), any batch size.
     """
 
+    __jit_ignored_attributes__ = ["_step_cache", "_infer_cache", "wiring"]
     __constants__ = ["use_mixed", "return_sequences", "input_size", "hidden_size", "state_size",
                      "motor_size", "ode_unfolds", "epsilon", "implicit", "input_mapping", "output_mapping"]
 
@@ -136,7 +138,9 @@ class LTC(nn.Module):
         self._register_synapses()
         self.memory = MixedMemory(input_size, u) if self.use_mixed else nn.Identity()
         self.state_neuron_ids = list(range(u))
-        self._step_cache: Optional[Tuple[Tuple[int, ...], List[Tensor]]] = None
+        # hand-written recurrence in eager mode (see navlnn.nn.recurrences); False forces plain autograd ops
+        self.fused = True
+        self._step_cache = None  # (parameter versions, derived weights) for eager closed-loop steps
 
     def _register_synapses(self) -> None:
         u = self.hidden_size
@@ -147,6 +151,11 @@ class LTC(nn.Module):
             self.register_buffer(prefix + "syn_src", torch.from_numpy(src.astype(np.int64)), persistent=False)
             self.register_buffer(prefix + "syn_dst", torch.from_numpy(dst.astype(np.int64)), persistent=False)
             self.register_buffer(prefix + "syn_onehot", onehot, persistent=False)
+            flat = torch.from_numpy((src * u + dst).astype(np.int64))  # row-major index into (rows, u)
+            self.register_buffer(prefix + "syn_flat", flat, persistent=False)
+        gather = torch.zeros(u, len(self.syn_src))
+        gather[self.syn_src, torch.arange(len(self.syn_src))] = 1.0
+        self.register_buffer("syn_gather", gather, persistent=False)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
         for name in ("adjacency", "sensory_adjacency"):
@@ -173,19 +182,19 @@ class LTC(nn.Module):
 
     def _synapse_tables(self) -> List[Tensor]:
         """State-independent tensors of one call: per-synapse parameters and their sum matrices."""
-        u = self.hidden_size
-        w = self._positive(self.w)[self.syn_src, self.syn_dst]
-        erev = self.erev[self.syn_src, self.syn_dst]
+        idx, s_idx = self.syn_flat, self.sensory_syn_flat
+        w = self._positive(self.w).reshape(-1).index_select(0, idx)
+        erev = self.erev.reshape(-1).index_select(0, idx)
         sum_matrix = torch.cat([(w * erev).unsqueeze(1) * self.syn_onehot, w.unsqueeze(1) * self.syn_onehot], 1)
-        sigma = self.sigma[self.syn_src, self.syn_dst]
-        neg_sigma_mu = -sigma * self.mu[self.syn_src, self.syn_dst]
-        s_w = self._positive(self.sensory_w)[self.sensory_syn_src, self.sensory_syn_dst]
-        s_erev = self.sensory_erev[self.sensory_syn_src, self.sensory_syn_dst]
+        sigma = self.sigma.reshape(-1).index_select(0, idx)
+        neg_sigma_mu = -sigma * self.mu.reshape(-1).index_select(0, idx)
+        s_w = self._positive(self.sensory_w).reshape(-1).index_select(0, s_idx)
+        s_erev = self.sensory_erev.reshape(-1).index_select(0, s_idx)
         s_sum_matrix = torch.cat(
             [(s_w * s_erev).unsqueeze(1) * self.sensory_syn_onehot, s_w.unsqueeze(1) * self.sensory_syn_onehot], 1
         )
-        s_sigma = self.sensory_sigma[self.sensory_syn_src, self.sensory_syn_dst]
-        s_mu = self.sensory_mu[self.sensory_syn_src, self.sensory_syn_dst]
+        s_sigma = self.sensory_sigma.reshape(-1).index_select(0, s_idx)
+        s_mu = self.sensory_mu.reshape(-1).index_select(0, s_idx)
         gleak = self._positive(self.gleak)
         return [sum_matrix, sigma, neg_sigma_mu, s_sum_matrix, s_sigma, s_mu, gleak, self._positive(self.cm)]
 
@@ -222,11 +231,33 @@ class LTC(nn.Module):
         v = state[:, :u]
         c = state[:, u:]
         # Sensory synapses and all state-independent terms, for every step at once.
-        xs = self._map_inputs(x)[..., self.sensory_syn_src]
+        xs = self._map_inputs(x).index_select(-1, self.sensory_syn_src)
         s_act = torch.sigmoid(s_sigma * (xs - s_mu))
         sensory = torch.matmul(s_act, s_sum_matrix)  # (B, T, 2u): numerator, denominator
         cm_t = cm / (ts / self.ode_unfolds)
         offset = torch.cat([gleak * self.vleak + sensory[..., :u], cm_t + gleak + sensory[..., u:] + self.epsilon], -1)
+        if not torch.jit.is_scripting() and self.fused and not self.use_mixed:
+            seq = self._fused(offset, cm_t, v, sum_matrix, sigma, neg_sigma_mu)
+            v = seq[:, -1]
+        else:
+            seq, v, c = self._autograd(x, offset, cm_t, v, c, sum_matrix, sigma, neg_sigma_mu)
+        ys = self._map_outputs(seq)
+        state = torch.cat([v, c], 1) if self.use_mixed else v
+        return ys, state, batched
+
+    @torch.jit.unused
+    def _fused(self, offset: Tensor, cm_t: Tensor, v: Tensor, sum_matrix: Tensor, sigma: Tensor,
+               neg_sigma_mu: Tensor) -> Tensor:
+        seq = LTCRecurrence.apply(
+            offset.transpose(0, 1).contiguous(),
+            cm_t.expand(-1, -1, self.hidden_size).transpose(0, 1).contiguous(),
+            v, sum_matrix, self.syn_gather * sigma, neg_sigma_mu, self.ode_unfolds,
+        )
+        return seq.transpose(0, 1)
+
+    def _autograd(self, x: Tensor, offset: Tensor, cm_t: Tensor, v: Tensor, c: Tensor, sum_matrix: Tensor,
+                  sigma: Tensor, neg_sigma_mu: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        u = self.hidden_size
         # unbind once: indexing [:, t] in the loop would zero-fill a full-size gradient per step
         memory_in = (self.memory.project_inputs(x) if self.use_mixed else x).unbind(1)
         cm_steps = cm_t.unbind(1)
@@ -242,9 +273,7 @@ class LTC(nn.Module):
                 nd = torch.addmm(off_t, act, sum_matrix)
                 v = torch.addcmul(nd[:, :u], cm_tt, v) / nd[:, u:]
             states.append(v)
-        ys = self._map_outputs(torch.stack(states, 1))
-        state = torch.cat([v, c], 1) if self.use_mixed else v
-        return ys, state, batched
+        return torch.stack(states, 1), v, c
 
     def forward(self, x: Tensor, h0: Optional[Tensor] = None, timespans: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Run the sequence; returns ``(y, h_last)``; ``y`` is ``(B, T, motor)`` or ``(B, motor)``."""

@@ -1,0 +1,166 @@
+"""Hand-written forward and backward passes of the CfC and LTC recurrences.
+
+Eager autograd records every small operation of every time step, and in backward it
+computes one tiny weight-gradient matrix product per step. On CPU, at the sizes of an
+NCP (tens of neurons), that per-operation overhead *is* the cost. These functions run
+the recurrence loop without recording, write what the backward pass needs into
+preallocated time-major buffers (each step's slice contiguous), run backpropagation
+through time with a handful of operations per step, and compute every weight gradient
+in one matrix product over all steps.
+
+They are used by :class:`~navlnn.nn.cfc.CfC` and :class:`~navlnn.nn.ltc.LTC` in eager mode;
+a TorchScript-compiled module falls back to plain autograd (same results, slower).
+The tests check outputs and all gradients against ncps and against plain autograd.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+
+class CfCRecurrence(torch.autograd.Function):
+    """CfC recurrence ``h_k = cell(gx_k + h_{k-1} @ w_h, ts_k)`` for modes ``default`` and ``no_gate``.
+
+    ``gx`` is ``(K, B, 4U)`` time-major with rows ``[2*ff1, 2*ff2, time_a, time_b]`` (ff rows
+    doubled so that ``tanh(a) = 2 * sigmoid(2a) - 1`` and one sigmoid covers three blocks);
+    ``w_h`` is ``(U, 4U)`` with the same row scaling; ``ts`` is ``(K, B, U)``, per neuron.
+    For the NCP wavefront, the first ``len(active)`` steps update only the neurons marked
+    in ``active[k]``. Returns the states ``(K, B, U)`` after each step.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, gx: Tensor, h0: Tensor, w_h: Tensor, ts: Tensor, active: List[Tensor], no_gate: bool) -> Tensor:
+        steps, batch, rows = gx.shape
+        units = rows // 4
+        sig = gx.new_empty(steps, batch, 3 * units)
+        out = gx.new_empty(steps, batch, units)
+        h = h0
+        for k in range(steps):
+            g = torch.addmm(gx[k], h, w_h)
+            time_pre = g[:, 2 * units: 3 * units]
+            torch.addcmul(g[:, 3 * units:], time_pre, ts[k], out=time_pre)
+            s = sig[k]
+            torch.sigmoid(g[:, : 3 * units], out=s)
+            new = out[k]
+            if no_gate:
+                f = s[:, : 2 * units] * 2.0 - 1.0
+                torch.addcmul(f[:, :units], s[:, 2 * units:], f[:, units:], out=new)
+            else:
+                torch.lerp(s[:, :units], s[:, units: 2 * units], s[:, 2 * units:], out=new)
+                new.mul_(2.0).sub_(1.0)
+            if k < len(active):
+                new.copy_(torch.where(active[k], new, h))
+            h = new
+        ctx.save_for_backward(h0, w_h, ts, sig, out)
+        ctx.active = active
+        ctx.no_gate = no_gate
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, d_out: Tensor) -> Tuple[Optional[Tensor], ...]:
+        h0, w_h, ts, sig, out = ctx.saved_tensors
+        steps, batch, units = out.shape
+        s1, s2, t = sig[..., :units], sig[..., units: 2 * units], sig[..., 2 * units:]
+        dt = t * (1 - t)
+        if ctx.no_gate:
+            c_time = (2.0 * s2 - 1.0) * dt
+            c_ff1 = 2.0 * s1 * (1 - s1)
+        else:
+            c_time = 2.0 * (s2 - s1) * dt
+            c_ff1 = 2.0 * (1 - t) * s1 * (1 - s1)
+        # d g_k = dh_k * coef_k for the four row blocks [2*ff1, 2*ff2, time_a, time_b]
+        coef = torch.stack([c_ff1, 2.0 * t * s2 * (1 - s2), c_time * ts, c_time], 2)  # (K, B, 4, U)
+        d_g = torch.empty_like(coef)
+        w_h_t = w_h.t().contiguous()
+        d_out = d_out.contiguous()
+        active = ctx.active
+        carry = d_out[steps - 1]
+        for k in range(steps - 1, -1, -1):
+            dh = carry
+            through: Optional[Tensor] = None
+            if k < len(active):
+                through = torch.where(active[k], torch.zeros_like(dh), dh)
+                dh = torch.where(active[k], dh, torch.zeros_like(dh))
+            d_gk = d_g[k]
+            torch.mul(dh.unsqueeze(1), coef[k], out=d_gk)
+            if k > 0:
+                carry = torch.addmm(d_out[k - 1], d_gk.view(batch, 4 * units), w_h_t)
+            else:
+                carry = torch.mm(d_gk.view(batch, 4 * units), w_h_t)
+            if through is not None:
+                carry = carry + through
+        d_g = d_g.view(steps, batch, 4 * units)
+        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]], 0).view(-1, units)
+        d_w_h = h_prev.t() @ d_g.view(-1, 4 * units)
+        return d_g, carry, d_w_h, None, None, None
+
+
+class LTCRecurrence(torch.autograd.Function):
+    """LTC fused semi-implicit Euler steps over existing synapses only (time-major).
+
+    Per solver iteration: ``act = sigmoid(v @ gather_sigma + neg_sigma_mu)`` (``gather_sigma`` is
+    the ``(U, N)`` one-hot of each synapse's source scaled by its sigma), ``[num, den] =
+    offset_t + act @ sum_matrix`` and ``v = (num + cm_t * v) / den``.
+    ``offset`` is ``(T, B, 2U)``, ``cm_t`` is ``(T, B, U)``, ``sum_matrix`` is ``(N, 2U)``.
+    Returns the states ``(T, B, U)`` at the end of each step.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, offset: Tensor, cm_t: Tensor, v0: Tensor, sum_matrix: Tensor, gather_sigma: Tensor,
+                neg_sigma_mu: Tensor, unfolds: int) -> Tensor:
+        steps, batch, units = cm_t.shape
+        n_syn = neg_sigma_mu.shape[0]
+        total = steps * unfolds
+        acts = offset.new_empty(total, batch, n_syn)
+        nds = offset.new_empty(total, batch, 2 * units)
+        vs = offset.new_empty(total + 1, batch, units)
+        vs[0] = v0
+        q = 0
+        for t in range(steps):
+            off_t, cm = offset[t], cm_t[t]
+            for _ in range(unfolds):
+                act, nd, v_new = acts[q], nds[q], vs[q + 1]
+                torch.sigmoid(torch.addmm(neg_sigma_mu, vs[q], gather_sigma), out=act)
+                torch.addmm(off_t, act, sum_matrix, out=nd)
+                torch.addcmul(nd[:, :units], cm, vs[q], out=v_new)
+                v_new.div_(nd[:, units:])
+                q += 1
+        ctx.save_for_backward(cm_t, sum_matrix, gather_sigma, acts, nds, vs)
+        ctx.unfolds = unfolds
+        return vs[unfolds::unfolds].clone()
+
+    @staticmethod
+    def backward(ctx: Any, d_out: Tensor) -> Tuple[Optional[Tensor], ...]:
+        cm_t, sum_matrix, gather_sigma, acts, nds, vs = ctx.saved_tensors
+        unfolds = ctx.unfolds
+        steps, batch, units = cm_t.shape
+        total = steps * unfolds
+        inv_den = 1.0 / nds[..., units:]
+        v_prev = vs[:-1]
+        # per unit of dv: d num = inv_den, d den = -v_new * inv_den
+        factor = torch.stack([inv_den, -vs[1:] * inv_den], 2)  # (Q, B, 2, U)
+        carry_factor = inv_den * cm_t.repeat_interleave(unfolds, dim=0)
+        act_factor = acts * (1 - acts)
+        d_nd = torch.empty_like(factor)
+        d_pre = torch.empty_like(acts)
+        sum_t = sum_matrix.t().contiguous()
+        scatter = gather_sigma.t().contiguous()
+        d_out = d_out.contiguous()
+        carry = torch.zeros_like(d_out[0])
+        for q in range(total - 1, -1, -1):
+            if (q + 1) % unfolds == 0:
+                carry = carry + d_out[q // unfolds]
+            d_ndq, d_preq = d_nd[q], d_pre[q]
+            torch.mul(carry.unsqueeze(1), factor[q], out=d_ndq)
+            torch.mul(torch.mm(d_ndq.view(batch, 2 * units), sum_t), act_factor[q], out=d_preq)
+            carry = torch.addmm(carry * carry_factor[q], d_preq, scatter)
+        d_nd_flat = d_nd.view(total, batch, 2 * units)
+        d_offset = d_nd_flat.view(steps, unfolds, batch, 2 * units).sum(1)
+        d_cm = (d_nd[:, :, 0] * v_prev).view(steps, unfolds, batch, units).sum(1)
+        d_sum = acts.view(-1, acts.shape[-1]).t() @ d_nd_flat.view(-1, 2 * units)
+        d_gather_sigma = v_prev.reshape(-1, units).t() @ d_pre.view(-1, d_pre.shape[-1])
+        d_neg_sigma_mu = d_pre.sum((0, 1))
+        return d_offset, d_cm, carry, d_sum, d_gather_sigma, d_neg_sigma_mu, None
