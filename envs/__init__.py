@@ -1,4 +1,19 @@
 """Simulation side of navlnn: PyBullet quadrotor, scenes, tasks and Gymnasium environments.
 
-This package stands alone: it never imports ``navlnn``.
+This package stands alone: it never imports ``navlnn``. ``import envs`` registers
+``DroneNav-v0`` (keyword arguments ``scene=``, ``task=``, ``drone=``, ...; see
+:class:`envs.drone_nav.DroneNavEnv`).
 """
+
+from gymnasium.envs.registration import register, registry
+
+from envs.drone_nav import DroneNavEnv
+from envs.scene import modifier_names, scene_names
+from envs.tasks import task_names
+
+MAX_EPISODE_STEPS = 2000  # a bound above every task's own time limit (which truncates first)
+
+if "DroneNav-v0" not in registry:
+    register(id="DroneNav-v0", entry_point="envs.drone_nav:DroneNavEnv", max_episode_steps=MAX_EPISODE_STEPS)
+
+__all__ = ["DroneNavEnv", "scene_names", "modifier_names", "task_names"]

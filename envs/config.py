@@ -1,0 +1,79 @@
+"""Config loading for the simulator: YAML files under ``conf/`` or plain dicts.
+
+The files are the same ones Hydra composes for the ``navlnn`` commands, read here with
+PyYAML so that ``envs`` stands alone.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "conf"
+ASSETS_DIR = ROOT / "assets"
+
+
+def available(group: str) -> list[str]:
+    """Names of the YAML files in ``conf/<group>/`` (sorted, without extension)."""
+    folder = CONF_DIR / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def deep_update(base: dict, override: Mapping) -> dict:
+    """Return a copy of ``base`` with ``override`` merged in, recursively for dicts."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_update(out[key], value)
+        else:
+            out[key] = copy.deepcopy(_plain(value))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Turn mappings and sequences (e.g. omegaconf containers) into dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
+        return [_plain(v) for v in value]
+    return value
+
+
+def load(group: str, spec: str | Mapping | None, default: str | None = None) -> dict:
+    """Load config ``spec`` of ``group``: a name in ``conf/<group>/``, or a mapping.
+
+    A mapping with a ``name`` key is merged over that named file, so that partial
+    overrides (for example ``{"name": "cf2x", "camera": {"width": 64}}``) work.
+    Raises ``ValueError`` listing the valid names when the name is unknown.
+    """
+    if spec is None:
+        spec = default
+    if isinstance(spec, Mapping):
+        spec = _plain(spec)
+        name = spec.get("name")
+        if name is None:
+            return spec
+        return deep_update(load(group, name), spec)
+    if not isinstance(spec, str):
+        raise ValueError(f"{group} must be a name or a mapping, got {type(spec).__name__}")
+    path = CONF_DIR / group / f"{spec}.yaml"
+    if not path.is_file():
+        valid = ", ".join(available(group)) or "(none found)"
+        raise ValueError(f"unknown {group} '{spec}'. Valid {group} names: {valid}.")
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    data.setdefault("name", spec)
+    return data
+
+
+def asset(name: str) -> Path:
+    """Path of a file in ``assets/``; raises ``FileNotFoundError`` naming it when missing."""
+    path = ASSETS_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(f"asset '{name}' not found in {ASSETS_DIR}")
+    return path
