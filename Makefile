@@ -29,8 +29,11 @@ $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-torch
 install: $(VENV)/.stamp-install
 install-dev: $(VENV)/.stamp-dev
 
-demo: $(VENV)/.stamp-install
-	$(VENV)/bin/navlnn demo
+# The main job. For now: the liquid controller's circuit picture and its speed against the
+# ncps reference (which is why it installs the dev extra); later, collect -> train -> eval -> video.
+demo: $(VENV)/.stamp-dev
+	$(VENV)/bin/navlnn wiring hydra.run.dir=outputs/demo
+	$(PY) experiments/bench_liquid.py --quick
 
 test: $(VENV)/.stamp-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

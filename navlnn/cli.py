@@ -16,7 +16,6 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # command -> (module, help). Each module defines run(cfg) -> list[Path].
 COMMANDS: dict[str, tuple[str, str]] = {
     "wiring": ("navlnn.commands.wiring", "draw an NCP wiring diagram to a PNG"),
-    "demo": ("navlnn.commands.demo", "the main job (for now: liquid-core benchmark + wiring picture)"),
 }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -38,14 +40,19 @@ def export_step_onnx(module: CfC | LTC, path: str | os.PathLike, opset_version: 
     was_fused, was_training = module.fused, module.training
     module.fused = False  # plain operations: the hand-written recurrences are autograd Functions
     module.eval()
+    onnx_log = logging.getLogger("torch.onnx")
+    level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)  # the exporter logs optional-operator notices at warning level
     try:
         batch = torch.export.Dim("batch", min=1)
+        dtype = next(module.parameters()).dtype
         args = (
-            torch.zeros(2, module.input_size),
-            torch.zeros(2, module.state_size),
-            torch.full((2, 1), 1.0),
+            torch.zeros(2, module.input_size, dtype=dtype),
+            torch.zeros(2, module.state_size, dtype=dtype),
+            torch.full((2, 1), 1.0, dtype=dtype),
         )
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             tmp_path = Path(tmp) / path.name
             torch.onnx.export(
                 StepModule(module),
@@ -61,6 +68,7 @@ def export_step_onnx(module: CfC | LTC, path: str | os.PathLike, opset_version: 
             )
             os.replace(tmp_path, path)
     finally:
+        onnx_log.setLevel(level)
         module.fused = was_fused
         module.train(was_training)
     return path

@@ -82,9 +82,9 @@ def draw_wiring(wiring: "Wiring", path: str | os.PathLike, title: str | None = N
                        Line2D([0], [0], color=INHIBITORY_COLOR, label="inhibitory")],
               loc="lower center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     ax.set_xlim(-0.6, len(columns) - 0.4)
-    ax.set_ylim(-1.0, tallest + 1.2)
+    ax.set_ylim(-1.0, tallest + 1.0)
     ax.axis("off")
-    ax.set_title(title or f"{wiring!r}", fontsize=9)
+    ax.set_title(title or f"{wiring!r}", fontsize=9, pad=28, wrap=True)
     fig.tight_layout()
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))

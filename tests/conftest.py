@@ -1,0 +1,5 @@
+"""Shared test settings: one torch thread per pytest worker (the suite runs with xdist -n 2)."""
+
+import torch
+
+torch.set_num_threads(1)
