@@ -22,6 +22,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from navlnn.runtime import configure_allocator
+
 
 def _median_ms(fns: dict[str, Callable[[], None]], rounds: int, warmup: int, inner: int = 1) -> dict[str, float]:
     """Median over rounds of the mean time of ``inner`` back-to-back calls; models interleaved per round."""
@@ -85,8 +87,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: one core)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="keep glibc's default allocator settings (see navlnn.runtime.configure_allocator)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    allocator = "default glibc malloc" if args.default_malloc else (
+        "heap-reusing malloc" if configure_allocator() else "default malloc (tuning unavailable)")
     batch, steps, input_size = 32, 64, 64
     models = build_models(input_size, units=34, motor=4, seed=args.seed)
     gen = torch.Generator().manual_seed(args.seed)
@@ -95,7 +101,7 @@ def main() -> None:
 
     rounds_train = 5 if args.quick else 15
     rounds_step = 20 if args.quick else 100
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); medians over "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {allocator}, same for all models; medians over "
           f"{rounds_train} training rounds and {rounds_step} inference rounds "
           f"(of 50 steps each), models interleaved")
     print("training step: forward+backward, B=32, T=64, input 64; NCP = AutoNCP(34, 4): 18 inter, 12 command, 4 motor")

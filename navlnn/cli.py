@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     command = argv[0]
     if command not in COMMANDS:
         sys.exit(f"navlnn: unknown command '{command}'. Valid commands: {', '.join(COMMANDS)}.")
+    from navlnn.runtime import configure_allocator
+
+    configure_allocator()
     module = importlib.import_module(COMMANDS[command][0])
     sys.argv = [f"navlnn {command}"] + argv[1:]
     _hydra_entry(command, module.run)()

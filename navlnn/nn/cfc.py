@@ -448,6 +448,7 @@ class CfC(nn.Module):
                 b = b - w_in.sum(0)
                 w_in = 2.0 * w_in
             out += [w_in.contiguous(), w_h.contiguous(), b.contiguous()]
+        out += [scale.new_tensor(2.0), scale.new_tensor(-1.0)]
         self._infer_cache = (key, out)
         return out
 
@@ -462,23 +463,21 @@ class CfC(nn.Module):
             raise ValueError(f"h: expected a state of shape [{x.size(0)}, {self.state_size}], got {list(h.shape)}")
         ts = None if dt is None else dt.reshape(-1, 1).to(x.dtype)
         weights = self._inference_weights()
-        offs = self.layer_offsets
+        sizes = self.layer_sizes
+        state = torch.empty_like(h)
         inp = x
-        lerps: List[Tensor] = []
-        for l in range(self.num_layers):
-            n = offs[l + 1] - offs[l]
-            g = torch.addmm(torch.addmm(weights[3 * l + 2], inp, weights[3 * l]), h[:, offs[l]: offs[l + 1]],
-                            weights[3 * l + 1])
-            time_pre = g[:, 2 * n: 3 * n]
+        for l, (h_l, out_l) in enumerate(zip(h.split(sizes, 1), state.split(sizes, 1))):
+            n = sizes[l]
+            g = torch.addmm(torch.addmm(weights[3 * l + 2], inp, weights[3 * l]), h_l, weights[3 * l + 1])
+            _, _, time_a, time_b = g.view(-1, 4, n).unbind(1)
             if ts is None:
-                time_pre.add_(g[:, 3 * n:])
+                time_a.add_(time_b)
             else:
-                torch.addcmul(g[:, 3 * n:], time_pre, ts, out=time_pre)
-            s = torch.sigmoid(g[:, : 3 * n])
-            inp = torch.lerp(s[:, :n], s[:, n: 2 * n], s[:, 2 * n:])
-            lerps.append(inp)
-        state = torch.cat(lerps, 1).mul_(2.0).sub_(1.0)
-        return self.fc(state[:, offs[self.num_layers - 1]:]), state
+                torch.addcmul(time_b, time_a, ts, out=time_a)
+            s1, s2, t = torch.sigmoid(g[:, : 3 * n]).view(-1, 3, n).unbind(1)
+            inp = torch.lerp(s1, s2, t, out=out_l)
+        state = torch.addcmul(weights[-1], state, weights[-2])  # h = 2 L - 1
+        return self.fc(state[:, self.layer_offsets[self.num_layers - 1]:]), state
 
     def extra_repr(self) -> str:
         kind = repr(self.wiring) if self.wired else f"units={self.hidden_size}"

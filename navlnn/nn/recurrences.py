@@ -38,13 +38,14 @@ class CfCRecurrence(torch.autograd.Function):
         sig = gx.new_empty(steps, batch, 3 * units)
         out = gx.new_empty(steps, batch, units)
         h = h0
+        gx_k, ts_k, sig_k, out_k = gx.unbind(0), ts.unbind(0), sig.unbind(0), out.unbind(0)
         for k in range(steps):
-            g = torch.addmm(gx[k], h, w_h)
+            g = torch.addmm(gx_k[k], h, w_h)
             time_pre = g[:, 2 * units: 3 * units]
-            torch.addcmul(g[:, 3 * units:], time_pre, ts[k], out=time_pre)
-            s = sig[k]
+            torch.addcmul(g[:, 3 * units:], time_pre, ts_k[k], out=time_pre)
+            s = sig_k[k]
             torch.sigmoid(g[:, : 3 * units], out=s)
-            new = out[k]
+            new = out_k[k]
             if no_gate:
                 f = s[:, : 2 * units] * 2.0 - 1.0
                 torch.addcmul(f[:, :units], s[:, 2 * units:], f[:, units:], out=new)
@@ -78,18 +79,19 @@ class CfCRecurrence(torch.autograd.Function):
         d_out = d_out.contiguous()
         active = ctx.active
         carry = d_out[steps - 1]
+        d_out_k, coef_k, d_g_k = d_out.unbind(0), coef.unbind(0), d_g.unbind(0)
+        d_g_flat_k = d_g.view(steps, batch, 4 * units).unbind(0)
         for k in range(steps - 1, -1, -1):
             dh = carry
             through: Optional[Tensor] = None
             if k < len(active):
                 through = torch.where(active[k], torch.zeros_like(dh), dh)
                 dh = torch.where(active[k], dh, torch.zeros_like(dh))
-            d_gk = d_g[k]
-            torch.mul(dh.unsqueeze(1), coef[k], out=d_gk)
+            torch.mul(dh.unsqueeze(1), coef_k[k], out=d_g_k[k])
             if k > 0:
-                carry = torch.addmm(d_out[k - 1], d_gk.view(batch, 4 * units), w_h_t)
+                carry = torch.addmm(d_out_k[k - 1], d_g_flat_k[k], w_h_t)
             else:
-                carry = torch.mm(d_gk.view(batch, 4 * units), w_h_t)
+                carry = torch.mm(d_g_flat_k[k], w_h_t)
             if through is not None:
                 carry = carry + through
         d_g = d_g.view(steps, batch, 4 * units)
@@ -118,15 +120,16 @@ class LTCRecurrence(torch.autograd.Function):
         nds = offset.new_empty(total, batch, 2 * units)
         vs = offset.new_empty(total + 1, batch, units)
         vs[0] = v0
+        # views made once: indexing inside the loop costs a dispatcher call per view per iteration
+        act_q, nd_q, v_q = acts.unbind(0), nds.unbind(0), vs.unbind(0)
+        num_q, den_q = nds[..., :units].unbind(0), nds[..., units:].unbind(0)
+        off_t, cm_steps = offset.unbind(0), cm_t.unbind(0)
         q = 0
         for t in range(steps):
-            off_t, cm = offset[t], cm_t[t]
             for _ in range(unfolds):
-                act, nd, v_new = acts[q], nds[q], vs[q + 1]
-                torch.sigmoid(torch.addmm(neg_sigma_mu, vs[q], gather_sigma), out=act)
-                torch.addmm(off_t, act, sum_matrix, out=nd)
-                torch.addcmul(nd[:, :units], cm, vs[q], out=v_new)
-                v_new.div_(nd[:, units:])
+                torch.sigmoid(torch.addmm(neg_sigma_mu, v_q[q], gather_sigma), out=act_q[q])
+                torch.addmm(off_t[t], act_q[q], sum_matrix, out=nd_q[q])
+                torch.addcmul(num_q[q], cm_steps[t], v_q[q], out=v_q[q + 1]).div_(den_q[q])
                 q += 1
         ctx.save_for_backward(cm_t, sum_matrix, gather_sigma, acts, nds, vs)
         ctx.unfolds = unfolds
@@ -150,13 +153,14 @@ class LTCRecurrence(torch.autograd.Function):
         scatter = gather_sigma.t().contiguous()
         d_out = d_out.contiguous()
         carry = torch.zeros_like(d_out[0])
+        d_nd_q, d_nd_flat_q, d_pre_q = d_nd.unbind(0), d_nd.view(total, batch, 2 * units).unbind(0), d_pre.unbind(0)
+        factor_q, carry_q, act_q, d_out_t = factor.unbind(0), carry_factor.unbind(0), act_factor.unbind(0), d_out.unbind(0)
         for q in range(total - 1, -1, -1):
             if (q + 1) % unfolds == 0:
-                carry = carry + d_out[q // unfolds]
-            d_ndq, d_preq = d_nd[q], d_pre[q]
-            torch.mul(carry.unsqueeze(1), factor[q], out=d_ndq)
-            torch.mul(torch.mm(d_ndq.view(batch, 2 * units), sum_t), act_factor[q], out=d_preq)
-            carry = torch.addmm(carry * carry_factor[q], d_preq, scatter)
+                carry = carry + d_out_t[q // unfolds]
+            torch.mul(carry.unsqueeze(1), factor_q[q], out=d_nd_q[q])
+            torch.mul(torch.mm(d_nd_flat_q[q], sum_t), act_q[q], out=d_pre_q[q])
+            carry = torch.addmm(carry * carry_q[q], d_pre_q[q], scatter)
         d_nd_flat = d_nd.view(total, batch, 2 * units)
         d_offset = d_nd_flat.view(steps, unfolds, batch, 2 * units).sum(1)
         d_cm = (d_nd[:, :, 0] * v_prev).view(steps, unfolds, batch, units).sum(1)
