@@ -8,6 +8,7 @@ one PyBullet visual shape can carry many objects of many colours.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -58,63 +59,96 @@ class Palette:
 
 
 class MeshBuilder:
-    """Accumulates flat-shaded triangles (counter-clockwise seen from outside)."""
+    """Accumulates flat-shaded triangles (counter-clockwise seen from outside).
+
+    Parts are stored as triangle arrays and turned into PyBullet's vertex, normal, uv and
+    index lists once, on first access to :attr:`vertices` (and friends).
+    """
 
     def __init__(self, palette: Palette):
         self.palette = palette
-        self.vertices: list[tuple[float, float, float]] = []
-        self.normals: list[tuple[float, float, float]] = []
-        self.uvs: list[tuple[float, float]] = []
-        self.indices: list[int] = []
+        self._tris: list[np.ndarray] = []
+        self._uv: list[tuple[tuple[float, float], int]] = []
+        self._count = 0
+        self._built: dict | None = None
 
     def __len__(self) -> int:
-        return len(self.indices) // 3
+        return self._count
 
     def triangles(self, verts: np.ndarray, faces: np.ndarray, rgb) -> None:
         """Add triangles ``faces`` (F, 3) over ``verts`` (V, 3), one flat colour."""
-        uv = self.palette.uv(self.palette.slot(rgb))
-        tri = verts[faces]  # F, 3, 3
-        normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-        base = len(self.vertices)
-        self.vertices.extend(map(tuple, tri.reshape(-1, 3).tolist()))
-        self.normals.extend(map(tuple, np.repeat(normals, 3, axis=0).tolist()))
-        self.uvs.extend([uv] * (3 * len(faces)))
-        self.indices.extend(range(base, base + 3 * len(faces)))
+        self._tris.append(np.asarray(verts, dtype=float)[faces])
+        self._uv.append((self.palette.uv(self.palette.slot(rgb)), len(faces)))
+        self._count += len(faces)
+        self._built = None
+
+    def _build(self) -> dict:
+        if self._built is None:
+            tri = np.concatenate(self._tris) if self._tris else np.zeros((0, 3, 3))
+            normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+            normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+            if self._uv:
+                uv_part = np.array([u for u, _ in self._uv], dtype=float)
+                uv = np.repeat(uv_part, [3 * n for _, n in self._uv], axis=0)
+            else:
+                uv = np.zeros((0, 2))
+            self._built = {
+                "vertices": tri.reshape(-1, 3).tolist(),
+                "normals": np.repeat(normals, 3, axis=0).tolist(),
+                "uvs": uv.tolist(),
+                "indices": list(range(3 * len(tri))),
+            }
+        return self._built
+
+    @property
+    def vertices(self) -> list:
+        """Vertex positions, three per triangle."""
+        return self._build()["vertices"]
+
+    @property
+    def normals(self) -> list:
+        """Face normals, repeated per vertex (flat shading)."""
+        return self._build()["normals"]
+
+    @property
+    def uvs(self) -> list:
+        """Palette texture coordinates per vertex."""
+        return self._build()["uvs"]
+
+    @property
+    def indices(self) -> list:
+        """Triangle vertex indices."""
+        return self._build()["indices"]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned bounding box (low, high corners)."""
+        tri = np.concatenate(self._tris).reshape(-1, 3)
+        return tri.min(axis=0), tri.max(axis=0)
 
     def prism(self, center, radius: float, height: float, sides: int, rgb, top_radius: float | None = None,
               tilt=None) -> None:
         """A vertical prism (or frustum with ``top_radius``) standing on ``center``; no caps."""
         top_radius = radius if top_radius is None else top_radius
-        ang = np.linspace(0.0, 2.0 * math.pi, sides, endpoint=False)
-        ring = np.stack([np.cos(ang), np.sin(ang), np.zeros(sides)], axis=1)
+        ring = _ring(sides)
         bottom = ring * radius
         top = ring * top_radius + np.array([0.0, 0.0, height])
         if tilt is not None:
             top = top + np.array([tilt[0], tilt[1], 0.0])
         verts = np.concatenate([bottom, top]) + np.asarray(center, dtype=float)
-        i = np.arange(sides)
-        j = (i + 1) % sides
-        faces = np.concatenate([np.stack([i, j, sides + j], 1), np.stack([i, sides + j, sides + i], 1)])
-        self.triangles(verts, faces, rgb)
+        self.triangles(verts, _prism_faces(sides), rgb)
 
     def cone(self, center, radius: float, height: float, sides: int, rgb, base: bool = True) -> None:
         """An upright cone with its base centred on ``center``."""
-        ang = np.linspace(0.0, 2.0 * math.pi, sides, endpoint=False)
-        verts = np.concatenate([np.stack([radius * np.cos(ang), radius * np.sin(ang), np.zeros(sides)], 1),
-                                [[0.0, 0.0, height], [0.0, 0.0, 0.0]]]) + np.asarray(center, dtype=float)
-        i = np.arange(sides)
-        j = (i + 1) % sides
-        faces = [np.stack([i, j, np.full(sides, sides)], 1)]
-        if base:
-            faces.append(np.stack([j, i, np.full(sides, sides + 1)], 1))
-        self.triangles(verts, np.concatenate(faces), rgb)
+        verts = np.concatenate([_ring(sides) * radius, [[0.0, 0.0, height], [0.0, 0.0, 0.0]]])
+        verts += np.asarray(center, dtype=float)
+        self.triangles(verts, _cone_faces(sides, base), rgb)
 
-    def blob(self, center, radii, rgb, rng: np.random.Generator | None = None, jitter: float = 0.0) -> None:
-        """A squashed, optionally jittered icosahedron (20 triangles)."""
-        verts = _ICO_V.copy()
-        if rng is not None and jitter > 0:
-            verts = verts * (1.0 + jitter * rng.uniform(-1.0, 1.0, size=(len(verts), 1)))
+    def blob(self, center, radii, rgb, variant: float = 0.0, jitter: float = 0.0) -> None:
+        """A squashed icosahedron (20 triangles), its vertices jittered by one of a fixed set
+        of patterns chosen by ``variant`` in [0, 1)."""
+        verts = _ICO_V
+        if jitter > 0:
+            verts = verts * (1.0 + jitter * _JITTER[int(variant * len(_JITTER)) % len(_JITTER)])
         verts = verts * np.asarray(radii, dtype=float) + np.asarray(center, dtype=float)
         self.triangles(verts, _ICO_F, rgb)
 
@@ -145,3 +179,31 @@ class MeshBuilder:
         """A planar quad from 4 corners in counter-clockwise order (seen from its front)."""
         verts = np.asarray(corners, dtype=float)
         self.triangles(verts, np.array([(0, 1, 2), (0, 2, 3)]), rgb)
+
+
+@lru_cache(maxsize=None)
+def _ring(sides: int) -> np.ndarray:
+    """Unit circle points, shape (sides, 3)."""
+    ang = np.linspace(0.0, 2.0 * math.pi, sides, endpoint=False)
+    return np.stack([np.cos(ang), np.sin(ang), np.zeros(sides)], axis=1)
+
+
+@lru_cache(maxsize=None)
+def _prism_faces(sides: int) -> np.ndarray:
+    i = np.arange(sides)
+    j = (i + 1) % sides
+    return np.concatenate([np.stack([i, j, sides + j], 1), np.stack([i, sides + j, sides + i], 1)])
+
+
+@lru_cache(maxsize=None)
+def _cone_faces(sides: int, base: bool) -> np.ndarray:
+    i = np.arange(sides)
+    j = (i + 1) % sides
+    faces = [np.stack([i, j, np.full(sides, sides)], 1)]
+    if base:
+        faces.append(np.stack([j, i, np.full(sides, sides + 1)], 1))
+    return np.concatenate(faces)
+
+
+# fixed jitter patterns for blobs (deterministic, shared by every scene)
+_JITTER = np.random.default_rng(12345).uniform(-1.0, 1.0, size=(64, len(_ICO_V), 1))

@@ -233,8 +233,7 @@ class SceneBuilder:
                 continue
             near = _mesh_body(client, meshes.near, tex)
             far = _mesh_body(client, meshes.far, tex) if len(meshes.far) else None
-            verts = np.asarray(meshes.near.vertices)
-            lo, hi = verts.min(axis=0), verts.max(axis=0)
+            lo, hi = meshes.near.bounds()
             chunks.append(Chunk(near, far, (lo + hi) / 2, float(np.linalg.norm(hi - lo) / 2),
                                 (len(meshes.near), len(meshes.far))))
             triangles += len(meshes.near)
@@ -346,7 +345,7 @@ def _forest(cfg, rng, keepouts, part, obstacles: Obstacles, ground: Ground) -> N
             obstacles.cylinders.append((x, y, trunk_r, 0.0, crown_z))
             radii = (crown_r, crown_r, crown_r * 0.85)
             if has_leaves:
-                mesh.blob((x, y, crown_z), radii, crown_color, rng=np.random.default_rng(int(u[5] * 1e9)), jitter=0.15)
+                mesh.blob((x, y, crown_z), radii, crown_color, variant=float(u[5]), jitter=0.15)
                 coarse.octahedron((x, y, crown_z), radii, crown_color)
                 obstacles.spheres.append((x, y, crown_z, crown_r * 0.92))
             else:
