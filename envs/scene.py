@@ -26,9 +26,13 @@ from envs.obstacles import Obstacles
 SCENE_SEPARATOR = "+"
 
 
+PREFERRED_ORDER = ("summer", "fall", "winter", "spring", "urban")  # the training scene first
+
+
 def scene_names() -> list[str]:
-    """Valid scene names."""
-    return available("scene")
+    """Valid scene names: the training scene (``summer``) first, then the others."""
+    names = available("scene")
+    return [n for n in PREFERRED_ORDER if n in names] + [n for n in names if n not in PREFERRED_ORDER]
 
 
 def modifier_names() -> list[str]:

@@ -16,6 +16,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # command -> (module, help). Each module defines run(cfg) -> list[Path].
 COMMANDS: dict[str, tuple[str, str]] = {
     "wiring": ("navlnn.commands.wiring", "draw an NCP wiring diagram to a PNG"),
+    "scenes": ("navlnn.commands.scenes", "write the PNG gallery of scenes"),
 }
 
 
