@@ -60,6 +60,7 @@ class Camera:
         uu, vv = np.meshgrid(u, v)
         rays = np.stack([np.ones_like(uu), -uu, -vv], axis=-1)
         self.rays = (rays / np.linalg.norm(rays, axis=-1, keepdims=True)).astype(np.float32)
+        self._flat_rays = self.rays.reshape(-1, 3)
 
     def render(self, client: int, eye, forward, up, light: Mapping) -> tuple[np.ndarray, np.ndarray]:
         """RGB (uint8, H x W x 3) and linear depth (float32 metres, far where nothing was hit)."""
@@ -82,7 +83,7 @@ class Camera:
         forward = np.asarray(forward, dtype=np.float32)
         up = np.asarray(up, dtype=np.float32)
         basis = np.stack([forward, np.cross(up, forward), up])
-        return self.rays @ basis
+        return (self._flat_rays @ basis).reshape(self.rays.shape)
 
     @property
     def pixel_angle(self) -> float:
@@ -141,18 +142,23 @@ class ImageEffects:
         """Compose the final uint8 image: ground and sky where nothing was drawn, then haze,
         fog, exposure and noise."""
         far = camera.params.far
-        empty = depth >= far * 0.999
+        empty = depth >= np.float32(far * 0.999)
         img = rgb.astype(np.float32)
-        dirs = camera.ray_directions(forward, up)
-        if ground is not None and empty.any():
-            ground.paint(img, depth, empty, eye, dirs, forward, light, far, camera.pixel_angle)
-            empty = depth >= far * 0.999
+        any_empty = empty.any()
+        if any_empty:
+            dirs = camera.ray_directions(forward, up)
+            if ground is not None:
+                ground.paint(img, depth, empty, eye, dirs, camera.rays[..., 0], light, far, camera.pixel_angle)
+                empty = depth >= np.float32(far * 0.999)
+                any_empty = empty.any()
         if self.haze_start < far:  # fade distant things into the horizon colour before the far plane
-            amount = np.clip((depth - self.haze_start) * (1.0 / (far - self.haze_start)), 0.0, 1.0)[..., None]
-            img += (self.horizon - img) * amount
-        if empty.any():
-            t = np.sqrt(np.clip(dirs[..., 2][empty], 0.0, 1.0))[:, None]
-            img[empty] = self.horizon + (self.zenith - self.horizon) * t
+            amount = depth - np.float32(self.haze_start)
+            amount *= np.float32(1.0 / (far - self.haze_start))
+            np.clip(amount, 0.0, 1.0, out=amount)
+            img += (self.horizon - img) * amount[..., None]
+        if any_empty:
+            up_part = np.sqrt(np.clip(dirs[..., 2], 0.0, 1.0))[..., None]
+            np.copyto(img, self.horizon + (self.zenith - self.horizon) * up_part, where=empty[..., None])
         if self.fog_density > 0:
             keep = np.exp(-self.fog_density * depth)[..., None]
             img = img * keep + self.fog_color * (1.0 - keep)
@@ -160,10 +166,11 @@ class ImageEffects:
         if rng is not None and self.exposure_jitter > 0:
             gain *= float(np.exp(rng.normal(0.0, self.exposure_jitter)))
         if gain != 1.0:
-            img *= gain
+            img *= np.float32(gain)
         if rng is not None and self.blur_px > 0:
             k = 2 * self.blur_px + 1
             img = cv2.GaussianBlur(img, (k, k), 0)
         if rng is not None and self.noise_std > 0:
             img += rng.normal(0.0, self.noise_std, size=img.shape).astype(np.float32)
-        return np.clip(img, 0, 255).astype(np.uint8)
+        np.clip(img, 0, 255, out=img)
+        return img.astype(np.uint8)

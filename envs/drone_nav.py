@@ -285,6 +285,7 @@ class DroneNavEnv(gym.Env):
         prm = camera.params
         self.scene.cull(eye, forward, prm.half_fov_diag, prm.far)
         rgb, depth = camera.render(self.render_client, eye, forward, up, self.light)
+        self.scene.ground.set_pixel_angle(camera.pixel_angle)
         return self.effects.apply(rgb, depth, camera, eye, forward, up, self.light, self.scene.ground, rng)
 
     def _observation(self, state=None):
@@ -303,16 +304,18 @@ class DroneNavEnv(gym.Env):
         app = pose.approach_point(self.task.approach_distance)
         rel = pose.pos_world - state.pos_world
         bearing = (math.atan2(rel[1], rel[0]) - state.yaw + math.pi) % (2 * math.pi) - math.pi
-        near = self._near.near(state.pos_world, NEAR_RADIUS) if self._near is not None else \
-            self.scene.obstacles.near(state.pos_world, NEAR_RADIUS)
+        # nearest obstacles (from those found around the drone at the start of this step)
+        near = self._near if self._near is not None else self.scene.obstacles.near(state.pos_world, NEAR_RADIUS)
         table = np.full((NEAREST_OBSTACLES, 4), np.nan)
+        nearest = math.inf
         if len(near):
             dist = near.distances(state.pos_world)
             foot = near.footprints()
             order = np.argsort(dist)[:NEAREST_OBSTACLES]
+            order = order[np.hypot(*(foot[order, :2] - state.pos_world[:2]).T) - foot[order, 2] <= NEAR_RADIUS]
             table[: len(order), :3] = foot[order]
             table[: len(order), 3] = dist[order]
-        nearest = float(np.nanmin(table[:, 3])) if len(near) else math.inf
+            nearest = float(dist.min())
         return {
             "is_success": bool(self.succeeded),
             "collision": bool(self.collided),

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 MIP_LEVELS = 4  # texture blurred by 1, 2, 4, 8 texels for distant ground (no shimmer)
+WRAP_OFFSET = 2.0**20  # texels added before truncating to an index, so that it floors for any x > -offset
 
 
 def ground_texture(cfg: Mapping, seed: int = 0) -> np.ndarray:
@@ -71,6 +72,7 @@ class Ground:
             levels.append(cv2.GaussianBlur(wrapped, (0, 0), sigmaX=sigma)[pad:-pad, pad:-pad])
         self._flat = np.stack(levels).reshape(-1, 3)  # level, row, column -> RGB
         self._size = size
+        self._level_edges = np.zeros(MIP_LEVELS - 1, dtype=np.float32)
 
     def shade(self, light: Mapping) -> float:
         """Brightness of the flat ground under ``light`` (ambient plus diffuse)."""
@@ -78,29 +80,33 @@ class Ground:
         cos = max(0.0, d[2] / max(np.linalg.norm(d), 1e-9))
         return float(light["ambient"]) + float(light["diffuse"]) * cos
 
-    def paint(self, img: np.ndarray, depth: np.ndarray, empty: np.ndarray, eye, dirs: np.ndarray, forward,
-              light: Mapping, far: float, pixel_angle: float) -> None:
+    def paint(self, img: np.ndarray, depth: np.ndarray, empty: np.ndarray, eye, dirs: np.ndarray,
+              forward_component: np.ndarray, light: Mapping, far: float, pixel_angle: float) -> None:
         """Colour the ``empty`` pixels whose ray (``dirs``, world, unit) hits the ground.
 
-        Writes into ``img`` (float32 RGB) and ``depth`` (metres along the view axis).
+        ``forward_component`` is each ray's component along the camera axis (H x W), to turn
+        distances along rays into depths along the view axis. Writes into ``img`` (float32
+        RGB) and ``depth`` (metres).
         """
         if eye[2] <= 0:
             return
-        dz = np.minimum(dirs[..., 2], -1e-6)
-        t = np.float32(-eye[2]) / dz
-        view_depth = t * (dirs @ np.asarray(forward, dtype=np.float32))
-        hit = empty & (dirs[..., 2] < -1e-6) & (view_depth < far)
+        down = np.minimum(dirs[..., 2], np.float32(-1e-6))
+        t = np.float32(-eye[2]) / down
+        view_depth = t * forward_component
+        hit = empty & (view_depth < far)
+        hit &= dirs[..., 2] < 0
         if not hit.any():
             return
-        x = np.float32(eye[0]) + t * dirs[..., 0]
-        y = np.float32(eye[1]) + t * dirs[..., 1]
-        # texel footprint of one pixel decides the blur level
-        footprint = t * np.float32(pixel_angle * self._size / self.tile) / np.maximum(-dz, 0.05)
-        level = np.clip(np.log2(np.maximum(footprint, 1.0)), 0, MIP_LEVELS - 1).astype(np.intp)
-        scale = np.float32(self._size / self.tile)
+        x = t * dirs[..., 0]
+        x += np.float32(eye[0])
+        y = t * dirs[..., 1]
+        y += np.float32(eye[1])
+        # blur level from the texel footprint of one pixel (grows with range, shrinks with slope)
+        level = np.searchsorted(self._level_edges, t / np.maximum(-down, np.float32(0.05)))
         size = self._size
-        u = np.floor(x * scale).astype(np.intp) % size
-        v = np.floor(y * scale).astype(np.intp) % size
+        scale = np.float32(size / self.tile)
+        u = (x * scale + np.float32(WRAP_OFFSET)).astype(np.int64) % size
+        v = (y * scale + np.float32(WRAP_OFFSET)).astype(np.int64) % size
         color = self._flat.take((level * size + v) * size + u, axis=0)
         for s in self.stripes:
             across = y if s.axis == 0 else x
@@ -112,3 +118,10 @@ class Ground:
         color *= self.shade(light) * np.asarray(light["color"], dtype=np.float32)
         np.copyto(img, color, where=hit[..., None])
         np.copyto(depth, view_depth, where=hit)
+
+    def set_pixel_angle(self, pixel_angle: float) -> None:
+        """Prepare the blur-level thresholds for a camera whose pixels subtend ``pixel_angle`` rad."""
+        # footprint in texels = range * pixel_angle / sin(elevation) * texels per metre; a level
+        # per doubling of the footprint beyond one texel
+        per_unit = pixel_angle * self._size / self.tile
+        self._level_edges = np.array([2.0 ** k / per_unit for k in range(MIP_LEVELS - 1)], dtype=np.float32)

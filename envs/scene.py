@@ -131,6 +131,7 @@ class Scene:
         self.lod_distance = float(layout["lod_distance"])
         self._centers = np.array([c.center for c in chunks]).reshape(-1, 3)
         self._radii = np.array([c.radius for c in chunks])
+        self._shown = np.ones(len(chunks), dtype=int)
         for chunk in chunks:  # bodies are created visible: start from a known state
             chunk.shown = 1
             if chunk.far_body is not None:
@@ -156,7 +157,7 @@ class Scene:
         visible = inside | ((dist - self._radii <= far) & in_cone)
         detailed = dist - self._radii <= self.lod_distance
         want = np.where(visible, np.where(detailed, 1, 2), 0)
-        for i in np.flatnonzero(want != np.array([c.shown for c in self.chunks])):
+        for i in np.flatnonzero(want != self._shown):
             chunk = self.chunks[i]
             new = int(want[i])
             if chunk.far_body is None and new == 2:
@@ -167,6 +168,7 @@ class Scene:
             if chunk.far_body is not None:
                 self._set_alpha(chunk.far_body, 1.0 if new == 2 else 0.0)
             chunk.shown = new
+            self._shown[i] = new
         return int(np.count_nonzero(want))
 
     @property
