@@ -335,11 +335,14 @@ class CfC(nn.Module):
     def _wavefront_fused(self, x: Tensor, h: Tensor, ts_wave: Tensor) -> Tensor:
         n_in = self.input_size
         w = self._effective_weight() * self.row_scale.unsqueeze(1)
-        gx = F.linear(x.transpose(0, 1), w[:, :n_in], self.bias * self.row_scale)  # time-major (K, B, 4U)
+        w_h = w[:, n_in:].t()
+        # the recurrence carries L = (h + 1) / 2: h @ W_h = L @ (2 W_h) - sum of W_h's rows
+        bias = self.bias * self.row_scale - w_h.sum(0)
+        gx = F.linear(x.transpose(0, 1), w[:, :n_in], bias)  # time-major (K, B, 4U)
         active = [self.layer_of_state <= k for k in range(self.num_layers - 1)]
-        wave = CfCRecurrence.apply(gx.contiguous(), h, w[:, n_in:].t(), ts_wave.transpose(0, 1).contiguous(),
-                                   active, self.mode == "no_gate")
-        return wave.transpose(0, 1)
+        L = CfCRecurrence.apply(gx.contiguous(), 0.5 * (h + 1.0), 2.0 * w_h, ts_wave.transpose(0, 1).contiguous(),
+                                active, self.mode == "no_gate")
+        return (2.0 * L - 1.0).transpose(0, 1)
 
     def _wavefront_autograd(self, x: Tensor, h: Tensor, ts_wave: Tensor) -> Tensor:
         n_in, units, n_layers = self.input_size, self.hidden_size, self.num_layers

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from navlnn.nn import ltc_kernel
 from navlnn.nn.recurrences import LTCRecurrence
 from navlnn.nn.sequence import MixedMemory, param_versions, prepare_inputs
 from navlnn.nn.wirings import FullyConnected, Wiring
@@ -140,6 +141,8 @@ class LTC(nn.Module):
         self.state_neuron_ids = list(range(u))
         # hand-written recurrence in eager mode (see navlnn.nn.recurrences); False forces plain autograd ops
         self.fused = True
+        # the compiled kernel (navlnn.nn.ltc_kernel) inside the fused path, when it builds
+        self.use_kernel = True
         self._step_cache = None  # (parameter versions, derived weights) for eager closed-loop steps
 
     def _register_synapses(self) -> None:
@@ -181,22 +184,24 @@ class LTC(nn.Module):
                 p.clamp_(min=0.0)
 
     def _synapse_tables(self) -> List[Tensor]:
-        """State-independent tensors of one call: per-synapse parameters and their sum matrices."""
+        """State-independent tensors of one call, per existing synapse (internal, then sensory):
+        ``w * erev``, ``w``, ``sigma``, ``-sigma * mu``; ``w * erev``, ``w``, ``sigma``, ``mu``;
+        then the positive ``gleak`` and ``cm``."""
         idx, s_idx = self.syn_flat, self.sensory_syn_flat
         w = self._positive(self.w).reshape(-1).index_select(0, idx)
-        erev = self.erev.reshape(-1).index_select(0, idx)
-        sum_matrix = torch.cat([(w * erev).unsqueeze(1) * self.syn_onehot, w.unsqueeze(1) * self.syn_onehot], 1)
+        we = w * self.erev.reshape(-1).index_select(0, idx)
         sigma = self.sigma.reshape(-1).index_select(0, idx)
         neg_sigma_mu = -sigma * self.mu.reshape(-1).index_select(0, idx)
         s_w = self._positive(self.sensory_w).reshape(-1).index_select(0, s_idx)
-        s_erev = self.sensory_erev.reshape(-1).index_select(0, s_idx)
-        s_sum_matrix = torch.cat(
-            [(s_w * s_erev).unsqueeze(1) * self.sensory_syn_onehot, s_w.unsqueeze(1) * self.sensory_syn_onehot], 1
-        )
+        s_we = s_w * self.sensory_erev.reshape(-1).index_select(0, s_idx)
         s_sigma = self.sensory_sigma.reshape(-1).index_select(0, s_idx)
         s_mu = self.sensory_mu.reshape(-1).index_select(0, s_idx)
-        gleak = self._positive(self.gleak)
-        return [sum_matrix, sigma, neg_sigma_mu, s_sum_matrix, s_sigma, s_mu, gleak, self._positive(self.cm)]
+        return [we, w, sigma, neg_sigma_mu, s_we, s_w, s_sigma, s_mu, self._positive(self.gleak),
+                self._positive(self.cm)]
+
+    def _sum_matrix(self, we: Tensor, w: Tensor, onehot: Tensor) -> Tensor:
+        """``(N, 2U)``: sums synapse activations into their destinations' numerator and denominator."""
+        return torch.cat([we.unsqueeze(1) * onehot, w.unsqueeze(1) * onehot], 1)
 
     @torch.jit.unused
     def _cached_tables(self) -> List[Tensor]:
@@ -226,31 +231,54 @@ class LTC(nn.Module):
         x, state, ts, batched = prepare_inputs(x, h0, timespans, self.input_size, self.state_size)
         if len(tables) == 0:
             tables = self._synapse_tables()
-        sum_matrix, sigma, neg_sigma_mu, s_sum_matrix, s_sigma, s_mu, gleak, cm = tables
+        we, w, sigma, neg_sigma_mu, s_we, s_w, s_sigma, s_mu, gleak, cm = tables
         u = self.hidden_size
         v = state[:, :u]
         c = state[:, u:]
-        # Sensory synapses and all state-independent terms, for every step at once.
-        xs = self._map_inputs(x).index_select(-1, self.sensory_syn_src)
-        s_act = torch.sigmoid(s_sigma * (xs - s_mu))
-        sensory = torch.matmul(s_act, s_sum_matrix)  # (B, T, 2u): numerator, denominator
+        xm = self._map_inputs(x)
         cm_t = cm / (ts / self.ode_unfolds)
-        offset = torch.cat([gleak * self.vleak + sensory[..., :u], cm_t + gleak + sensory[..., u:] + self.epsilon], -1)
-        if not torch.jit.is_scripting() and self.fused and not self.use_mixed:
-            seq = self._fused(offset, cm_t, v, sum_matrix, sigma, neg_sigma_mu)
+        if not torch.jit.is_scripting() and self.fused and not self.use_mixed and self._kernel_ready(x):
+            base = torch.cat([(gleak * self.vleak).expand_as(cm_t), cm_t + gleak + self.epsilon], -1)
+            seq = self._kernel(base, cm_t, v, xm, tables)
             v = seq[:, -1]
         else:
-            seq, v, c = self._autograd(x, offset, cm_t, v, c, sum_matrix, sigma, neg_sigma_mu)
+            # Sensory synapses and all state-independent terms, for every step at once.
+            xs = xm.index_select(-1, self.sensory_syn_src)
+            s_act = torch.sigmoid(s_sigma * (xs - s_mu))
+            sensory = torch.matmul(s_act, self._sum_matrix(s_we, s_w, self.sensory_syn_onehot))  # (B, T, 2u)
+            offset = torch.cat([gleak * self.vleak + sensory[..., :u], cm_t + gleak + sensory[..., u:] + self.epsilon],
+                               -1)
+            sum_matrix = self._sum_matrix(we, w, self.syn_onehot)
+            if not torch.jit.is_scripting() and self.fused and not self.use_mixed:
+                seq = self._fused(offset, cm_t, v, sum_matrix, sigma, neg_sigma_mu)
+                v = seq[:, -1]
+            else:
+                seq, v, c = self._autograd(x, offset, cm_t, v, c, sum_matrix, sigma, neg_sigma_mu)
         ys = self._map_outputs(seq)
         state = torch.cat([v, c], 1) if self.use_mixed else v
         return ys, state, batched
 
     @torch.jit.unused
+    def _kernel_ready(self, x):  # a type comment: TorchScript cannot resolve this stub's string annotations
+        # type: (Tensor) -> bool
+        return self.use_kernel and x.device.type == "cpu" and ltc_kernel.load_kernel() is not None
+
+    @torch.jit.unused
+    def _kernel(self, base: Tensor, cm_t: Tensor, v: Tensor, xm: Tensor, tables: List[Tensor]) -> Tensor:
+        we, w, sigma, neg_sigma_mu, s_we, s_w, s_sigma, s_mu = tables[:8]
+        base, xm = base.transpose(0, 1).contiguous(), xm.transpose(0, 1).contiguous()
+        cm_t = cm_t.expand(-1, -1, self.hidden_size).transpose(0, 1).contiguous()
+        seq = ltc_kernel.LTCKernel.apply(
+            base, cm_t, v, xm, s_we, s_w, s_sigma, s_mu, we, w, sigma,
+            neg_sigma_mu, self.sensory_syn_src, self.sensory_syn_dst, self.syn_src, self.syn_dst, self.ode_unfolds,
+        )
+        return seq.transpose(0, 1)
+
+    @torch.jit.unused
     def _fused(self, offset: Tensor, cm_t: Tensor, v: Tensor, sum_matrix: Tensor, sigma: Tensor,
                neg_sigma_mu: Tensor) -> Tensor:
         seq = LTCRecurrence.apply(
-            offset.transpose(0, 1).contiguous(),
-            cm_t.expand(-1, -1, self.hidden_size).transpose(0, 1).contiguous(),
+            offset.transpose(0, 1).contiguous(), cm_t.expand(-1, -1, self.hidden_size).transpose(0, 1).contiguous(),
             v, sum_matrix, self.syn_gather * sigma, neg_sigma_mu, self.ode_unfolds,
         )
         return seq.transpose(0, 1)

@@ -22,82 +22,86 @@ from torch import Tensor
 
 
 class CfCRecurrence(torch.autograd.Function):
-    """CfC recurrence ``h_k = cell(gx_k + h_{k-1} @ w_h, ts_k)`` for modes ``default`` and ``no_gate``.
+    """CfC recurrence in the variable ``L = (h + 1) / 2`` for modes ``default`` and ``no_gate``.
 
-    ``gx`` is ``(K, B, 4U)`` time-major with rows ``[2*ff1, 2*ff2, time_a, time_b]`` (ff rows
-    doubled so that ``tanh(a) = 2 * sigmoid(2a) - 1`` and one sigmoid covers three blocks);
-    ``w_h`` is ``(U, 4U)`` with the same row scaling; ``ts`` is ``(K, B, U)``, per neuron.
-    For the NCP wavefront, the first ``len(active)`` steps update only the neurons marked
-    in ``active[k]``. Returns the states ``(K, B, U)`` after each step.
+    With ff rows doubled, ``tanh(a) = 2 * sigmoid(2a) - 1``, so ``h = 2 L - 1`` where
+    ``L = lerp(s1, s2, t)`` (default) or ``L = s1 + t * (s2 - 1/2)`` (no_gate) and
+    ``s1, s2, t = sigmoid([2*ff1, 2*ff2, time_a * ts + time_b])``. Carrying ``L`` keeps the affine
+    map out of the loop: the caller folds it into ``gx`` and ``w_l`` (``h @ W = L @ 2W - 1 @ W``).
+
+    ``gx`` is ``(K, B, 4U)`` time-major, ``L0`` is ``(B, U)``, ``w_l`` is ``(U, 4U)``, ``ts`` is
+    ``(K, B, U)`` (per neuron). For the NCP wavefront, the first ``len(active)`` steps update only
+    the neurons marked in ``active[k]``. Returns ``L`` after each step, ``(K, B, U)``.
     """
 
     @staticmethod
-    def forward(ctx: Any, gx: Tensor, h0: Tensor, w_h: Tensor, ts: Tensor, active: List[Tensor], no_gate: bool) -> Tensor:
+    def forward(ctx: Any, gx: Tensor, L0: Tensor, w_l: Tensor, ts: Tensor, active: List[Tensor], no_gate: bool) -> Tensor:
         steps, batch, rows = gx.shape
         units = rows // 4
         sig = gx.new_empty(steps, batch, 3 * units)
         out = gx.new_empty(steps, batch, units)
-        h = h0
+        L = L0
         gx_k, ts_k, sig_k, out_k = gx.unbind(0), ts.unbind(0), sig.unbind(0), out.unbind(0)
         for k in range(steps):
-            g = torch.addmm(gx_k[k], h, w_h)
+            g = torch.addmm(gx_k[k], L, w_l)
             time_pre = g[:, 2 * units: 3 * units]
             torch.addcmul(g[:, 3 * units:], time_pre, ts_k[k], out=time_pre)
-            s = sig_k[k]
-            torch.sigmoid(g[:, : 3 * units], out=s)
+            s = torch.sigmoid(g[:, : 3 * units], out=sig_k[k])
             new = out_k[k]
             if no_gate:
-                f = s[:, : 2 * units] * 2.0 - 1.0
-                torch.addcmul(f[:, :units], s[:, 2 * units:], f[:, units:], out=new)
+                torch.addcmul(s[:, :units], s[:, 2 * units:], s[:, units: 2 * units] - 0.5, out=new)
             else:
                 torch.lerp(s[:, :units], s[:, units: 2 * units], s[:, 2 * units:], out=new)
-                new.mul_(2.0).sub_(1.0)
             if k < len(active):
-                new.copy_(torch.where(active[k], new, h))
-            h = new
-        ctx.save_for_backward(h0, w_h, ts, sig, out)
+                new.copy_(torch.where(active[k], new, L))
+            L = new
+        ctx.save_for_backward(L0, w_l, ts, sig, out)
         ctx.active = active
         ctx.no_gate = no_gate
         return out
 
     @staticmethod
     def backward(ctx: Any, d_out: Tensor) -> Tuple[Optional[Tensor], ...]:
-        h0, w_h, ts, sig, out = ctx.saved_tensors
+        L0, w_l, ts, sig, out = ctx.saved_tensors
         steps, batch, units = out.shape
         s1, s2, t = sig[..., :units], sig[..., units: 2 * units], sig[..., 2 * units:]
-        dt = t * (1 - t)
+        dsig = sig * (1.0 - sig)  # sigmoid derivative, all three blocks at once
+        d1, d2, dt = dsig[..., :units], dsig[..., units: 2 * units], dsig[..., 2 * units:]
+        # d g_k = dL_k * coef_k for the row blocks [2*ff1, 2*ff2, time_a, time_b]
+        coef = sig.new_empty(steps, batch, 4, units)
         if ctx.no_gate:
-            c_time = (2.0 * s2 - 1.0) * dt
-            c_ff1 = 2.0 * s1 * (1 - s1)
+            coef[:, :, 0].copy_(d1)
+            torch.mul(t, d2, out=coef[:, :, 1])
+            torch.mul(s2 - 0.5, dt, out=coef[:, :, 3])
         else:
-            c_time = 2.0 * (s2 - s1) * dt
-            c_ff1 = 2.0 * (1 - t) * s1 * (1 - s1)
-        # d g_k = dh_k * coef_k for the four row blocks [2*ff1, 2*ff2, time_a, time_b]
-        coef = torch.stack([c_ff1, 2.0 * t * s2 * (1 - s2), c_time * ts, c_time], 2)  # (K, B, 4, U)
+            torch.mul(1.0 - t, d1, out=coef[:, :, 0])
+            torch.mul(t, d2, out=coef[:, :, 1])
+            torch.mul(s2 - s1, dt, out=coef[:, :, 3])
+        torch.mul(coef[:, :, 3], ts, out=coef[:, :, 2])
         d_g = torch.empty_like(coef)
-        w_h_t = w_h.t().contiguous()
+        w_t = w_l.t().contiguous()
         d_out = d_out.contiguous()
         active = ctx.active
         carry = d_out[steps - 1]
         d_out_k, coef_k, d_g_k = d_out.unbind(0), coef.unbind(0), d_g.unbind(0)
         d_g_flat_k = d_g.view(steps, batch, 4 * units).unbind(0)
         for k in range(steps - 1, -1, -1):
-            dh = carry
+            dL = carry
             through: Optional[Tensor] = None
             if k < len(active):
-                through = torch.where(active[k], torch.zeros_like(dh), dh)
-                dh = torch.where(active[k], dh, torch.zeros_like(dh))
-            torch.mul(dh.unsqueeze(1), coef_k[k], out=d_g_k[k])
+                through = torch.where(active[k], torch.zeros_like(dL), dL)
+                dL = torch.where(active[k], dL, torch.zeros_like(dL))
+            torch.mul(dL.unsqueeze(1), coef_k[k], out=d_g_k[k])
             if k > 0:
-                carry = torch.addmm(d_out_k[k - 1], d_g_flat_k[k], w_h_t)
+                carry = torch.addmm(d_out_k[k - 1], d_g_flat_k[k], w_t)
             else:
-                carry = torch.mm(d_g_flat_k[k], w_h_t)
+                carry = torch.mm(d_g_flat_k[k], w_t)
             if through is not None:
                 carry = carry + through
         d_g = d_g.view(steps, batch, 4 * units)
-        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]], 0).view(-1, units)
-        d_w_h = h_prev.t() @ d_g.view(-1, 4 * units)
-        return d_g, carry, d_w_h, None, None, None
+        L_prev = torch.cat([L0.unsqueeze(0), out[:-1]], 0).view(-1, units)
+        d_w = L_prev.t() @ d_g.view(-1, 4 * units)
+        return d_g, carry, d_w, None, None, None
 
 
 class LTCRecurrence(torch.autograd.Function):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
 from navlnn.nn import LTC, NCP, AutoNCP, CfC, FullyConnected, wiring_from_dict
+from navlnn.nn import ltc_kernel
 from navlnn.nn.recurrences import CfCRecurrence, LTCRecurrence
 
 
@@ -100,20 +103,29 @@ def test_step_cache_follows_weight_updates(model):
 
 
 def test_hand_written_gradients_equal_autograd(model):
-    """The fused eager path against the same module run with plain autograd ops (fused=False)."""
+    """Every eager path (compiled LTC kernel, hand-written PyTorch recurrences) against the same
+    module run with plain autograd ops (fused=False)."""
     x = torch.randn(3, 6, 6, dtype=torch.float64)
     ts = 0.1 + torch.rand(3, 6, dtype=torch.float64)
     h0 = 0.3 * torch.randn(3, model.state_size, dtype=torch.float64)
     grads = []
-    for fused in (True, False):
+    for fused, use_kernel in ((False, False), (True, False), (True, True)):
         model.fused = fused
+        if isinstance(model, LTC):
+            model.use_kernel = use_kernel
         model.zero_grad()
         xg, hg = x.clone().requires_grad_(True), h0.clone().requires_grad_(True)
         y, h = model(xg, hg, ts)
         ((y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum() + h.square().sum()).backward()
-        grads.append([xg.grad, hg.grad] + [p.grad.clone() for p in model.parameters()])
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+        grads.append([y.detach(), xg.grad, hg.grad] + [p.grad.clone() for p in model.parameters()])
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other):
+            torch.testing.assert_close(b, a, atol=1e-10, rtol=1e-9)
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="no C++ compiler")
+def test_compiled_ltc_kernel_builds():
+    assert ltc_kernel.load_kernel() is not None
 
 
 def test_cfc_recurrence_gradcheck():
@@ -147,6 +159,27 @@ def test_ltc_recurrence_gradcheck():
         torch.randn(n, dtype=torch.float64, requires_grad=True),
     )
     assert torch.autograd.gradcheck(lambda *a: LTCRecurrence.apply(*a, 3), inputs)
+
+
+@pytest.mark.skipif(ltc_kernel.load_kernel() is None, reason="compiled LTC kernel unavailable")
+def test_compiled_ltc_kernel_gradcheck():
+    torch.manual_seed(0)
+    t, b, u, n_in, n, m = 2, 2, 4, 3, 6, 5
+    f64 = dict(dtype=torch.float64)
+    offset = torch.rand(t, b, 2 * u, **f64)
+    offset[..., u:] += 1.0
+    inputs = [
+        offset,
+        torch.rand(t, b, u, **f64) + 0.5,  # cm_t
+        torch.randn(b, u, **f64),  # v0
+        torch.randn(t, b, n_in, **f64),  # mapped inputs
+        torch.randn(m, **f64), torch.rand(m, **f64), 3 + torch.rand(m, **f64), torch.rand(m, **f64),  # sensory
+        torch.randn(n, **f64), torch.rand(n, **f64), 3 + torch.rand(n, **f64), torch.randn(n, **f64),  # internal
+    ]
+    inputs = [i.requires_grad_(True) for i in inputs]
+    s_src, s_dst = torch.randint(0, n_in, (m,)), torch.randint(0, u, (m,))
+    src, dst = torch.randint(0, u, (n,)), torch.randint(0, u, (n,))
+    assert torch.autograd.gradcheck(lambda *a: ltc_kernel.LTCKernel.apply(*a, s_src, s_dst, src, dst, 3), inputs)
 
 
 def test_float32_and_float64_agree():

@@ -1,0 +1,87 @@
+"""The compiled LTC recurrence: a C++ loop over samples, steps, solver unfolds and synapses.
+
+The LTC's six solver iterations per step make even the hand-written PyTorch recurrence
+(:class:`navlnn.nn.recurrences.LTCRecurrence`) spend its time dispatching small operations.
+``csrc/ltc_kernel.cpp`` runs the same arithmetic as plain loops. It is compiled on first use
+with :func:`torch.utils.cpp_extension.load` (about a minute, cached in ``TORCH_EXTENSIONS_DIR``
+or ``~/.cache/torch_extensions``); without a C++ compiler, or with ``NAVLNN_NO_EXTENSION=1``,
+navlnn uses the PyTorch recurrence and says so once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+_SOURCE = Path(__file__).resolve().parent / "csrc" / "ltc_kernel.cpp"
+_module: Optional[ModuleType] = None
+_failed = False
+
+
+def load_kernel() -> Optional[ModuleType]:
+    """The compiled extension, building it on first call; None if unavailable (reason warned once)."""
+    global _module, _failed
+    if _module is not None or _failed:
+        return _module
+    if os.environ.get("NAVLNN_NO_EXTENSION", "") not in ("", "0"):
+        _failed = True
+        return None
+    # the ninja that pip installs with navlnn sits beside the interpreter, maybe not on PATH
+    bin_dir = str(Path(sys.executable).parent)
+    if shutil.which("ninja") is None and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    try:
+        from torch.utils.cpp_extension import load
+
+        _module = load(name="navlnn_ltc_kernel", sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
+    except Exception as exc:  # no compiler, no ninja, headers missing: fall back, loudly once
+        _failed = True
+        warnings.warn(
+            f"navlnn: the compiled LTC kernel is unavailable ({type(exc).__name__}: {str(exc)[:200]}); "
+            "using the slower PyTorch recurrence. Install a C++ compiler and ninja to enable it.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return _module
+
+
+class LTCKernel(torch.autograd.Function):
+    """Autograd wrapper of the compiled recurrence (time-major tensors).
+
+    ``offset`` (T, B, 2U) holds ``[gleak * vleak, cm_t + gleak + eps]``, ``cm`` (T, B, U) is
+    ``cm / (dt / unfolds)``, ``x`` (T, B, I) the mapped inputs. Per sensory synapse ``m`` (source
+    input ``s_src``, destination ``s_dst``): ``s_we = w * erev``, ``s_w``, ``s_sigma``, ``s_mu``; per
+    internal synapse ``n``: ``we``, ``w``, ``sigma``, ``nsm = -sigma * mu``.
+    Returns the states (T, B, U) at the end of each step.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, offset: Tensor, cm: Tensor, v0: Tensor, x: Tensor, s_we: Tensor, s_w: Tensor,
+                s_sigma: Tensor, s_mu: Tensor, we: Tensor, w: Tensor, sigma: Tensor, nsm: Tensor, s_src: Tensor,
+                s_dst: Tensor, src: Tensor, dst: Tensor, unfolds: int) -> Tensor:
+        kernel = load_kernel()
+        params = [p.contiguous() for p in (s_we, s_w, s_sigma, s_mu, we, w, sigma, nsm)]
+        out, acts, den, vs = kernel.ltc_forward(offset, cm, v0.contiguous(), x, s_src, s_dst, *params[:4], src, dst,
+                                                *params[4:], unfolds)
+        ctx.save_for_backward(cm, x, s_src, s_dst, *params[:4], src, dst, *params[4:7], acts, den, vs)
+        ctx.unfolds = unfolds
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, d_out: Tensor) -> Tuple[Optional[Tensor], ...]:
+        cm, x, s_src, s_dst, s_we, s_w, s_sigma, s_mu, src, dst, we, w, sigma, acts, den, vs = ctx.saved_tensors
+        kernel = load_kernel()
+        d_offset, d_cm, d_v0, d_syn, d_x, d_sens = kernel.ltc_backward(
+            d_out.contiguous(), cm, x, s_src, s_dst, s_we, s_w, s_sigma, s_mu, src, dst, we, w, sigma, acts, den, vs,
+            ctx.unfolds,
+        )
+        return (d_offset, d_cm, d_v0, d_x, d_sens[0], d_sens[1], d_sens[2], d_sens[3],
+                d_syn[0], d_syn[1], d_syn[2], d_syn[3], None, None, None, None, None)
