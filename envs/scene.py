@@ -327,13 +327,13 @@ def _forest(cfg, rng, keepouts, part, obstacles: Obstacles, ground: Ground) -> N
             base_z = height * (0.18 + 0.1 * u[1])
             trunk_color, color = _pick_u(look["trunk"], u[2]), _pick_u(look["conifer"], u[3])
             mesh.prism((x, y, 0.0), trunk_r, base_z + 0.3, 4, trunk_color)
-            coarse.prism((x, y, 0.0), trunk_r, base_z + 0.3, 3, trunk_color)
             obstacles.cylinders.append((x, y, trunk_r, 0.0, base_z))
             # two stacked cones (one when coarse)
             h1 = (height - base_z) * 0.65
             mesh.cone((x, y, base_z), crown_r, h1, 6, color, base=False)
             mesh.cone((x, y, base_z + (height - base_z) * 0.4), crown_r * 0.7, (height - base_z) * 0.6, 6, color, base=False)
-            coarse.cone((x, y, base_z), crown_r, height - base_z, 5, color, base=False)
+            # far away the thin trunk is under a pixel: one 4-sided cone reaching lower stands for it all
+            coarse.cone((x, y, base_z * 0.4), crown_r, height - base_z * 0.4, 4, color, base=False)
             obstacles.cones.append((x, y, crown_r, base_z, height))
             if look.get("snow") is not None:
                 top = base_z + (height - base_z) * 0.72

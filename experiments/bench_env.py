@@ -17,9 +17,10 @@ import math
 import os
 import platform
 import time
+from importlib.metadata import version
 
 import numpy as np
-from importlib.metadata import version
+import pybullet as p
 
 from envs import DroneNavEnv, scene_names
 
@@ -66,11 +67,71 @@ def measure(scene: str, seconds: float, render: bool = True, **kwargs) -> dict:
             "triangles": triangles}
 
 
+def control_figures(drone: str = "cf2x") -> dict:
+    """Hover drift, forward-step response and yaw-rate tracking of the low-level controller."""
+    from envs.airframe import GRAVITY, AirframeParams, Quadrotor, Wind
+    from envs.config import load
+    from envs.controller import ControlParams, VelocityController
+
+    cfg = load("drone", drone)
+    af = AirframeParams.from_config(cfg)
+    ctl = VelocityController(af, ControlParams.from_config(cfg["control"]))
+    cid = p.connect(p.DIRECT)
+    p.setGravity(0, 0, -GRAVITY, physicsClientId=cid)
+    dt = 1.0 / af.physics_hz
+    p.setTimeStep(dt, physicsClientId=cid)
+    quad = Quadrotor(cid, af)
+
+    def fly(command, seconds, push=False, wind=None):
+        quad.reset(np.array([0.0, 0.0, 2.0]), 0.0)
+        ctl.reset(0.0)
+        if push:  # 0.05 m/s sideways and down, 0.1 rad/s roll and pitch
+            p.resetBaseVelocity(quad.body, (0.05, -0.05, -0.05), (0.1, -0.1, 0.0), physicsClientId=cid)
+        out = []
+        for k in range(round(seconds / dt)):
+            vel_cmd, yaw_rate = command(k * dt)
+            _, _, rot, vel, w = quad.read()
+            gust = None if wind is None else tuple(wind.step(dt))
+            quad.apply(ctl.step(rot, vel, w, vel_cmd, yaw_rate, dt), rot, vel, dt, gust)
+            p.stepSimulation(physicsClientId=cid)
+            s = quad.state()
+            out.append((k * dt + dt, *s.pos_world, *s.vel_body, *s.ang_vel_body))
+        return np.array(out)
+
+    hover = fly(lambda t: ((0.0, 0.0, 0.0), 0.0), 10.0, push=True)
+    wind = Wind({"enabled": True, "mean_world": [0, 0, 0], "gust_std": 0.3, "gust_time_constant": 1.0},
+                np.random.default_rng(0))
+    wind.reset(np.random.default_rng(0))
+    gusty = fly(lambda t: ((0.0, 0.0, 0.0), 0.0), 10.0, wind=wind)
+    step_at = 0.5
+    fwd = fly(lambda t: ((1.0, 0.0, 0.0) if t >= step_at else (0.0, 0.0, 0.0), 0.0), step_at + 3.0)
+    after = fwd[:, 0] > step_at
+    vx, t = fwd[after, 4], fwd[after, 0] - step_at
+    outside = np.flatnonzero(np.abs(vx - 1.0) > 0.05)
+    yaw = fly(lambda t: ((0.0, 0.0, 0.0), 1.0), 3.0)
+    p.disconnect(cid)
+    return {
+        "hover after a push: max drift over 10 s (m)": float(np.linalg.norm(hover[:, 1:4] - hover[0, 1:4], axis=1).max()),
+        "hover in 0.3 m/s gusts: max drift over 10 s (m)": float(
+            np.linalg.norm(gusty[:, 1:4] - gusty[0, 1:4], axis=1).max()),
+        "1 m/s forward step: overshoot (%)": float(100 * (vx.max() - 1.0)),
+        "1 m/s forward step: settling time to 5 % (s)": float(t[outside[-1]] if len(outside) else 0.0),
+        "1 rad/s yaw-rate command: rate after 1 s (rad/s)": float(yaw[yaw[:, 0] > 1.0, 9].mean()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", nargs="*", default=None, help="scenes to measure (default: all)")
     parser.add_argument("--seconds", type=float, default=30.0, help="simulated seconds per scene and setting")
     args = parser.parse_args()
+    print("# Low-level control (cf2x)")
+    print()
+    print("| figure | value |")
+    print("| --- | ---: |")
+    for name, value in control_figures().items():
+        print(f"| {name} | {value:.3f} |")
+    print()
     scenes = args.scenes or scene_names()
     default = DroneNavEnv()
     cam = default.camera.params
