@@ -157,8 +157,9 @@ class ImageEffects:
             np.clip(amount, 0.0, 1.0, out=amount)
             img += (self.horizon - img) * amount[..., None]
         if any_empty:
-            up_part = np.sqrt(np.clip(dirs[..., 2], 0.0, 1.0))[..., None]
-            np.copyto(img, self.horizon + (self.zenith - self.horizon) * up_part, where=empty[..., None])
+            flat = np.flatnonzero(empty)
+            up_part = np.sqrt(np.clip(dirs.reshape(-1, 3)[flat, 2], 0.0, 1.0))[:, None]
+            img.reshape(-1, 3)[flat] = self.horizon + (self.zenith - self.horizon) * up_part
         if self.fog_density > 0:
             keep = np.exp(-self.fog_density * depth)[..., None]
             img = img * keep + self.fog_color * (1.0 - keep)

@@ -70,9 +70,12 @@ class Ground:
             pad = size // 2
             wrapped = np.pad(tex, ((pad, pad), (pad, pad), (0, 0)), mode="wrap")
             levels.append(cv2.GaussianBlur(wrapped, (0, 0), sigmaX=sigma)[pad:-pad, pad:-pad])
-        self._flat = np.stack(levels).reshape(-1, 3)  # level, row, column -> RGB
+        self._flat = np.ascontiguousarray(np.stack(levels).reshape(-1, 3))  # level, row, column -> RGB
         self._size = size
         self._level_edges = np.zeros(MIP_LEVELS - 1, dtype=np.float32)
+        self._gain_key, self._gain = None, None
+        if size & (size - 1):
+            raise ValueError(f"ground texture_px must be a power of two, got {size}")
 
     def shade(self, light: Mapping) -> float:
         """Brightness of the flat ground under ``light`` (ambient plus diffuse)."""
@@ -102,12 +105,19 @@ class Ground:
         y = t * dirs[..., 1]
         y += np.float32(eye[1])
         # blur level from the texel footprint of one pixel (grows with range, shrinks with slope)
-        level = np.searchsorted(self._level_edges, t / np.maximum(-down, np.float32(0.05)))
+        reach = t / np.maximum(-down, np.float32(0.05))
+        level = (reach > self._level_edges[0]).astype(np.int32)
+        for edge in self._level_edges[1:]:
+            level += reach > edge
         size = self._size
         scale = np.float32(size / self.tile)
-        u = (x * scale + np.float32(WRAP_OFFSET)).astype(np.int64) % size
-        v = (y * scale + np.float32(WRAP_OFFSET)).astype(np.int64) % size
-        color = self._flat.take((level * size + v) * size + u, axis=0)
+        u = (x * scale + np.float32(WRAP_OFFSET)).astype(np.int32) & (size - 1)
+        v = (y * scale + np.float32(WRAP_OFFSET)).astype(np.int32) & (size - 1)
+        level *= size
+        level += v
+        level *= size
+        level += u
+        color = self._flat.take(level, axis=0)
         for s in self.stripes:
             across = y if s.axis == 0 else x
             on = np.abs(across - s.center) <= s.half_width
@@ -115,9 +125,17 @@ class Ground:
                 along = x if s.axis == 0 else y
                 on &= (along % s.dash_period) < s.dash_fill * s.dash_period
             color[on] = s.color
-        color *= self.shade(light) * np.asarray(light["color"], dtype=np.float32)
-        np.copyto(img, color, where=hit[..., None])
-        np.copyto(depth, view_depth, where=hit)
+        flat = np.flatnonzero(hit)
+        img.reshape(-1, 3)[flat] = color.reshape(-1, 3)[flat] * self._light_gain(light)
+        depth.reshape(-1)[flat] = view_depth.reshape(-1)[flat]
+
+    def _light_gain(self, light: Mapping) -> np.ndarray:
+        """Per-channel gain of the lit ground (cached per light)."""
+        key = id(light)
+        if self._gain_key != key:
+            self._gain_key = key
+            self._gain = (self.shade(light) * np.asarray(light["color"], dtype=np.float32)).astype(np.float32)
+        return self._gain
 
     def set_pixel_angle(self, pixel_angle: float) -> None:
         """Prepare the blur-level thresholds for a camera whose pixels subtend ``pixel_angle`` rad."""
