@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from navlnn.nn import kernels
 from navlnn.nn.recurrences import CfCRecurrence
 from navlnn.nn.sequence import MixedMemory, param_versions, prepare_inputs, xavier_bound
 from navlnn.nn.wirings import Wiring
@@ -466,6 +467,10 @@ class CfC(nn.Module):
             raise ValueError(f"h: expected a state of shape [{x.size(0)}, {self.state_size}], got {list(h.shape)}")
         ts = None if dt is None else dt.reshape(-1, 1).to(x.dtype)
         weights = self._inference_weights()
+        compiled = kernels.load_kernels() if x.device.type == "cpu" else None
+        if compiled is not None:
+            state = compiled.cfc_step(x, h, ts, weights, self.layer_sizes)
+            return self.fc(state[:, self.layer_offsets[self.num_layers - 1]:]), state
         sizes = self.layer_sizes
         state = torch.empty_like(h)
         inp = x

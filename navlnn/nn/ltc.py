@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from navlnn.nn import ltc_kernel
+from navlnn.nn import kernels
 from navlnn.nn.recurrences import LTCRecurrence
 from navlnn.nn.sequence import MixedMemory, param_versions, prepare_inputs
 from navlnn.nn.wirings import FullyConnected, Wiring
@@ -141,8 +141,6 @@ class LTC(nn.Module):
         self.state_neuron_ids = list(range(u))
         # hand-written recurrence in eager mode (see navlnn.nn.recurrences); False forces plain autograd ops
         self.fused = True
-        # the compiled kernel (navlnn.nn.ltc_kernel) inside the fused path, when it builds
-        self.use_kernel = True
         self._step_cache = None  # (parameter versions, derived weights) for eager closed-loop steps
 
     def _register_synapses(self) -> None:
@@ -261,14 +259,14 @@ class LTC(nn.Module):
     @torch.jit.unused
     def _kernel_ready(self, x):  # a type comment: TorchScript cannot resolve this stub's string annotations
         # type: (Tensor) -> bool
-        return self.use_kernel and x.device.type == "cpu" and ltc_kernel.load_kernel() is not None
+        return x.device.type == "cpu" and kernels.load_kernels() is not None
 
     @torch.jit.unused
     def _kernel(self, base: Tensor, cm_t: Tensor, v: Tensor, xm: Tensor, tables: List[Tensor]) -> Tensor:
         we, w, sigma, neg_sigma_mu, s_we, s_w, s_sigma, s_mu = tables[:8]
         base, xm = base.transpose(0, 1).contiguous(), xm.transpose(0, 1).contiguous()
         cm_t = cm_t.expand(-1, -1, self.hidden_size).transpose(0, 1).contiguous()
-        seq = ltc_kernel.LTCKernel.apply(
+        seq = kernels.LTCKernel.apply(
             base, cm_t, v, xm, s_we, s_w, s_sigma, s_mu, we, w, sigma,
             neg_sigma_mu, self.sensory_syn_src, self.sensory_syn_dst, self.syn_src, self.syn_dst, self.ode_unfolds,
         )

@@ -20,6 +20,8 @@ from typing import Any, List, Optional, Tuple
 import torch
 from torch import Tensor
 
+from navlnn.nn import kernels
+
 
 class CfCRecurrence(torch.autograd.Function):
     """CfC recurrence in the variable ``L = (h + 1) / 2`` for modes ``default`` and ``no_gate``.
@@ -40,6 +42,12 @@ class CfCRecurrence(torch.autograd.Function):
         units = rows // 4
         sig = gx.new_empty(steps, batch, 3 * units)
         out = gx.new_empty(steps, batch, units)
+        compiled = kernels.load_kernels() if gx.device.type == "cpu" else None
+        if compiled is not None:
+            out, sig = compiled.cfc_forward_loop(gx, L0, w_l, ts, active, no_gate)
+            ctx.save_for_backward(L0, w_l, ts, sig, out)
+            ctx.active, ctx.no_gate = active, no_gate
+            return out
         L = L0
         gx_k, ts_k, sig_k, out_k = gx.unbind(0), ts.unbind(0), sig.unbind(0), out.unbind(0)
         for k in range(steps):
@@ -78,10 +86,14 @@ class CfCRecurrence(torch.autograd.Function):
             torch.mul(t, d2, out=coef[:, :, 1])
             torch.mul(s2 - s1, dt, out=coef[:, :, 3])
         torch.mul(coef[:, :, 3], ts, out=coef[:, :, 2])
-        d_g = torch.empty_like(coef)
         w_t = w_l.t().contiguous()
         d_out = d_out.contiguous()
         active = ctx.active
+        compiled = kernels.load_kernels() if coef.device.type == "cpu" else None
+        if compiled is not None:
+            d_g, carry = compiled.cfc_backward_loop(d_out, coef, w_t, active)
+            return CfCRecurrence._weight_grads(L0, out, d_g, carry)
+        d_g = torch.empty_like(coef)
         carry = d_out[steps - 1]
         d_out_k, coef_k, d_g_k = d_out.unbind(0), coef.unbind(0), d_g.unbind(0)
         d_g_flat_k = d_g.view(steps, batch, 4 * units).unbind(0)
@@ -98,10 +110,15 @@ class CfCRecurrence(torch.autograd.Function):
                 carry = torch.mm(d_g_flat_k[k], w_t)
             if through is not None:
                 carry = carry + through
+        return CfCRecurrence._weight_grads(L0, out, d_g, carry)
+
+    @staticmethod
+    def _weight_grads(L0: Tensor, out: Tensor, d_g: Tensor, d_L0: Tensor) -> Tuple[Optional[Tensor], ...]:
+        steps, batch, units = out.shape
         d_g = d_g.view(steps, batch, 4 * units)
         L_prev = torch.cat([L0.unsqueeze(0), out[:-1]], 0).view(-1, units)
         d_w = L_prev.t() @ d_g.view(-1, 4 * units)
-        return d_g, carry, d_w, None, None, None
+        return d_g, d_L0, d_w, None, None, None
 
 
 class LTCRecurrence(torch.autograd.Function):

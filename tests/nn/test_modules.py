@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import pytest
 import torch
 
 from navlnn.nn import LTC, NCP, AutoNCP, CfC, FullyConnected, wiring_from_dict
-from navlnn.nn import ltc_kernel
+from navlnn.nn import kernels
 from navlnn.nn.recurrences import CfCRecurrence, LTCRecurrence
 
 
@@ -78,9 +79,9 @@ def test_stepping_equals_sequence(model):
     x = torch.randn(2, 7, 6, dtype=torch.float64)
     ts = 0.1 + torch.rand(2, 7, dtype=torch.float64)
     y_seq, h_seq = model(x, timespans=ts)
-    for grad in (False, True):
+    for grad, compiled in ((False, True), (False, False), (True, True)):
         h = None
-        with torch.set_grad_enabled(grad):
+        with torch.set_grad_enabled(grad), contextlib.nullcontext() if compiled else kernels.disabled():
             outputs = []
             for t in range(7):
                 y, h = model.step(x[:, t], h, ts[:, t])
@@ -103,20 +104,19 @@ def test_step_cache_follows_weight_updates(model):
 
 
 def test_hand_written_gradients_equal_autograd(model):
-    """Every eager path (compiled LTC kernel, hand-written PyTorch recurrences) against the same
+    """Every eager path (compiled kernels, hand-written PyTorch recurrences) against the same
     module run with plain autograd ops (fused=False)."""
     x = torch.randn(3, 6, 6, dtype=torch.float64)
     ts = 0.1 + torch.rand(3, 6, dtype=torch.float64)
     h0 = 0.3 * torch.randn(3, model.state_size, dtype=torch.float64)
     grads = []
-    for fused, use_kernel in ((False, False), (True, False), (True, True)):
+    for fused, compiled in ((False, False), (True, False), (True, True)):
         model.fused = fused
-        if isinstance(model, LTC):
-            model.use_kernel = use_kernel
         model.zero_grad()
         xg, hg = x.clone().requires_grad_(True), h0.clone().requires_grad_(True)
-        y, h = model(xg, hg, ts)
-        ((y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum() + h.square().sum()).backward()
+        with contextlib.nullcontext() if compiled else kernels.disabled():
+            y, h = model(xg, hg, ts)
+            ((y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum() + h.square().sum()).backward()
         grads.append([y.detach(), xg.grad, hg.grad] + [p.grad.clone() for p in model.parameters()])
     for other in grads[1:]:
         for a, b in zip(grads[0], other):
@@ -124,11 +124,12 @@ def test_hand_written_gradients_equal_autograd(model):
 
 
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="no C++ compiler")
-def test_compiled_ltc_kernel_builds():
-    assert ltc_kernel.load_kernel() is not None
+def test_compiled_kernels_build():
+    assert kernels.load_kernels() is not None
 
 
-def test_cfc_recurrence_gradcheck():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_cfc_recurrence_gradcheck(compiled):
     torch.manual_seed(0)
     k, b, u = 4, 2, 5
     active = [torch.tensor([True, True, False, False, False])]
@@ -139,10 +140,12 @@ def test_cfc_recurrence_gradcheck():
             0.5 * torch.randn(u, 4 * u, dtype=torch.float64, requires_grad=True),
             torch.rand(k, b, u, dtype=torch.float64) + 0.5,
         )
-        assert torch.autograd.gradcheck(lambda g, h, w, t: CfCRecurrence.apply(g, h, w, t, active, no_gate), inputs)
+        with contextlib.nullcontext() if compiled else kernels.disabled():
+            assert torch.autograd.gradcheck(lambda g, h, w, t: CfCRecurrence.apply(g, h, w, t, active, no_gate),
+                                            inputs)
 
 
-def test_ltc_recurrence_gradcheck():
+def test_ltc_python_recurrence_gradcheck():
     torch.manual_seed(0)
     t, b, u, n = 2, 2, 4, 6
     src = torch.randint(0, u, (n,))
@@ -161,8 +164,8 @@ def test_ltc_recurrence_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: LTCRecurrence.apply(*a, 3), inputs)
 
 
-@pytest.mark.skipif(ltc_kernel.load_kernel() is None, reason="compiled LTC kernel unavailable")
-def test_compiled_ltc_kernel_gradcheck():
+@pytest.mark.skipif(kernels.load_kernels() is None, reason="compiled LTC kernel unavailable")
+def test_compiled_ltc_gradcheck():
     torch.manual_seed(0)
     t, b, u, n_in, n, m = 2, 2, 4, 3, 6, 5
     f64 = dict(dtype=torch.float64)
@@ -179,7 +182,7 @@ def test_compiled_ltc_kernel_gradcheck():
     inputs = [i.requires_grad_(True) for i in inputs]
     s_src, s_dst = torch.randint(0, n_in, (m,)), torch.randint(0, u, (m,))
     src, dst = torch.randint(0, u, (n,)), torch.randint(0, u, (n,))
-    assert torch.autograd.gradcheck(lambda *a: ltc_kernel.LTCKernel.apply(*a, s_src, s_dst, src, dst, 3), inputs)
+    assert torch.autograd.gradcheck(lambda *a: kernels.LTCKernel.apply(*a, s_src, s_dst, src, dst, 3), inputs)
 
 
 def test_float32_and_float64_agree():

@@ -1,6 +1,6 @@
-// LTC recurrence on CPU: the semi-implicit Euler unfolds of Hasani et al.'s liquid time-constant
+// Compiled parts of navlnn's liquid core. First, the LTC recurrence on CPU: the semi-implicit Euler unfolds of Hasani et al.'s liquid time-constant
 // cell over the synapses that exist, sensory synapses included, forward and backward, one sample
-// per loop iteration. Python side: navlnn/nn/ltc_kernel.py (build, dispatch, autograd Function).
+// per loop iteration. Python side: navlnn/nn/kernels.py (build, dispatch, autograd Function).
 // Layouts are time-major and contiguous: offset (T, B, 2U) holds the state- and input-independent
 // terms [gleak * vleak, cm_t + gleak + eps], cm (T, B, U), x (T, B, I) the mapped inputs,
 // acts (Q, B, N), den (Q, B, U), vs (Q + 1, B, U) with Q = T * unfolds.
@@ -191,7 +191,82 @@ std::vector<at::Tensor> ltc_backward(at::Tensor d_out, at::Tensor cm, at::Tensor
   return {d_offset, d_cm, d_v0, d_syn, d_x, d_sens};
 }
 
+// CfC recurrence loops (see navlnn/nn/recurrences.py, CfCRecurrence): the same ATen operations as
+// the Python loop, issued from C++ so that each costs a kernel launch, not an interpreter round trip.
+std::vector<at::Tensor> cfc_forward_loop(at::Tensor gx, at::Tensor L0, at::Tensor w_l, at::Tensor ts,
+                                         std::vector<at::Tensor> active, bool no_gate) {
+  const int64_t K = gx.size(0), B = gx.size(1), U = gx.size(2) / 4;
+  auto sig = at::empty({K, B, 3 * U}, gx.options());
+  auto out = at::empty({K, B, U}, gx.options());
+  at::Tensor L = L0;
+  for (int64_t k = 0; k < K; ++k) {
+    at::Tensor g = at::addmm(gx[k], L, w_l);
+    at::Tensor time_pre = g.narrow(1, 2 * U, U);
+    at::addcmul_out(time_pre, g.narrow(1, 3 * U, U), time_pre, ts[k]);
+    at::Tensor s = sig[k];
+    at::sigmoid_out(s, g.narrow(1, 0, 3 * U));
+    at::Tensor next = out[k];
+    if (no_gate) {
+      at::addcmul_out(next, s.narrow(1, 0, U), s.narrow(1, 2 * U, U), s.narrow(1, U, U) - 0.5);
+    } else {
+      at::lerp_out(next, s.narrow(1, 0, U), s.narrow(1, U, U), s.narrow(1, 2 * U, U));
+    }
+    if (k < static_cast<int64_t>(active.size())) next.copy_(at::where(active[k], next, L));
+    L = next;
+  }
+  return {out, sig};
+}
+
+std::vector<at::Tensor> cfc_backward_loop(at::Tensor d_out, at::Tensor coef, at::Tensor w_t,
+                                          std::vector<at::Tensor> active) {
+  const int64_t K = coef.size(0), B = coef.size(1), U = coef.size(3);
+  auto d_g = at::empty_like(coef);
+  at::Tensor carry = d_out[K - 1];
+  for (int64_t k = K - 1; k >= 0; --k) {
+    at::Tensor dL = carry;
+    at::Tensor through;
+    const bool warm = k < static_cast<int64_t>(active.size());
+    if (warm) {
+      through = at::where(active[k], at::zeros_like(dL), dL);
+      dL = at::where(active[k], dL, at::zeros_like(dL));
+    }
+    at::Tensor d_gk = d_g[k];
+    at::mul_out(d_gk, dL.unsqueeze(1), coef[k]);
+    at::Tensor flat = d_gk.view({B, 4 * U});
+    carry = k > 0 ? at::addmm(d_out[k - 1], flat, w_t) : at::mm(flat, w_t);
+    if (warm) carry = carry + through;
+  }
+  return {d_g, carry};
+}
+
+// One closed-loop CfC step at inference (see CfC._step_inference): per layer, weights
+// (W_in, W_h, b) with ff rows doubled and the previous layer's L folded in; returns h = 2 L - 1.
+at::Tensor cfc_step(at::Tensor x, at::Tensor h, c10::optional<at::Tensor> ts, std::vector<at::Tensor> weights,
+                    std::vector<int64_t> sizes) {
+  at::Tensor state = at::empty_like(h);
+  auto h_layers = h.split_with_sizes(sizes, 1);
+  auto out_layers = state.split_with_sizes(sizes, 1);
+  at::Tensor inp = x;
+  for (size_t l = 0; l < sizes.size(); ++l) {
+    const int64_t n = sizes[l];
+    at::Tensor g = at::addmm(at::addmm(weights[3 * l + 2], inp, weights[3 * l]), h_layers[l], weights[3 * l + 1]);
+    at::Tensor time_a = g.narrow(1, 2 * n, n);
+    if (ts.has_value()) {
+      at::addcmul_out(time_a, g.narrow(1, 3 * n, n), time_a, *ts);
+    } else {
+      time_a.add_(g.narrow(1, 3 * n, n));
+    }
+    at::Tensor s = at::sigmoid(g.narrow(1, 0, 3 * n));
+    at::lerp_out(out_layers[l], s.narrow(1, 0, n), s.narrow(1, n, n), s.narrow(1, 2 * n, n));
+    inp = out_layers[l];
+  }
+  return at::addcmul(weights[weights.size() - 1], state, weights[weights.size() - 2]);
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("cfc_step", &cfc_step, "CfC closed-loop step at inference (ATen from C++)");
+  m.def("cfc_forward_loop", &cfc_forward_loop, "CfC recurrence forward loop (ATen from C++)");
+  m.def("cfc_backward_loop", &cfc_backward_loop, "CfC recurrence backward loop (ATen from C++)");
   m.def("ltc_forward", &ltc_forward, "LTC recurrence forward (CPU)");
   m.def("ltc_backward", &ltc_backward, "LTC recurrence backward (CPU)");
 }

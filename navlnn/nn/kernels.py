@@ -1,8 +1,12 @@
-"""The compiled LTC recurrence: a C++ loop over samples, steps, solver unfolds and synapses.
+"""Compiled parts of the liquid core (``csrc/liquid_kernels.cpp``).
 
-The LTC's six solver iterations per step make even the hand-written PyTorch recurrence
-(:class:`navlnn.nn.recurrences.LTCRecurrence`) spend its time dispatching small operations.
-``csrc/ltc_kernel.cpp`` runs the same arithmetic as plain loops. It is compiled on first use
+* The LTC recurrence as plain C++ loops over samples, steps, solver unfolds and synapses: the
+  LTC's six solver iterations per step make even the hand-written PyTorch recurrence
+  (:class:`navlnn.nn.recurrences.LTCRecurrence`) spend its time dispatching small operations.
+* The CfC recurrence's forward and backward loops, the same ATen operations as the Python loops
+  of :class:`navlnn.nn.recurrences.CfCRecurrence`, issued from C++.
+
+The extension is compiled on first use
 with :func:`torch.utils.cpp_extension.load` (about a minute, cached in ``TORCH_EXTENSIONS_DIR``
 or ``~/.cache/torch_extensions``); without a C++ compiler, or with ``NAVLNN_NO_EXTENSION=1``,
 navlnn uses the PyTorch recurrence and says so once.
@@ -10,25 +14,41 @@ navlnn uses the PyTorch recurrence and says so once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Optional, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-_SOURCE = Path(__file__).resolve().parent / "csrc" / "ltc_kernel.cpp"
+_SOURCE = Path(__file__).resolve().parent / "csrc" / "liquid_kernels.cpp"
 _module: Optional[ModuleType] = None
 _failed = False
+_enabled = True
 
 
-def load_kernel() -> Optional[ModuleType]:
-    """The compiled extension, building it on first call; None if unavailable (reason warned once)."""
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Within this block, navlnn uses its PyTorch recurrences instead of the compiled kernels."""
+    global _enabled
+    previous, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = previous
+
+
+def load_kernels() -> Optional[ModuleType]:
+    """The compiled extension, building it on first call; None if unavailable (reason warned once)
+    or inside :func:`disabled`."""
     global _module, _failed
+    if not _enabled:
+        return None
     if _module is not None or _failed:
         return _module
     if os.environ.get("NAVLNN_NO_EXTENSION", "") not in ("", "0"):
@@ -41,12 +61,12 @@ def load_kernel() -> Optional[ModuleType]:
     try:
         from torch.utils.cpp_extension import load
 
-        _module = load(name="navlnn_ltc_kernel", sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
+        _module = load(name="navlnn_liquid_kernels", sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
     except Exception as exc:  # no compiler, no ninja, headers missing: fall back, loudly once
         _failed = True
         warnings.warn(
-            f"navlnn: the compiled LTC kernel is unavailable ({type(exc).__name__}: {str(exc)[:200]}); "
-            "using the slower PyTorch recurrence. Install a C++ compiler and ninja to enable it.",
+            f"navlnn: the compiled liquid kernels are unavailable ({type(exc).__name__}: {str(exc)[:200]}); "
+            "using the slower PyTorch recurrences. Install a C++ compiler and ninja to enable it.",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -67,7 +87,7 @@ class LTCKernel(torch.autograd.Function):
     def forward(ctx: Any, offset: Tensor, cm: Tensor, v0: Tensor, x: Tensor, s_we: Tensor, s_w: Tensor,
                 s_sigma: Tensor, s_mu: Tensor, we: Tensor, w: Tensor, sigma: Tensor, nsm: Tensor, s_src: Tensor,
                 s_dst: Tensor, src: Tensor, dst: Tensor, unfolds: int) -> Tensor:
-        kernel = load_kernel()
+        kernel = load_kernels()
         params = [p.contiguous() for p in (s_we, s_w, s_sigma, s_mu, we, w, sigma, nsm)]
         out, acts, den, vs = kernel.ltc_forward(offset, cm, v0.contiguous(), x, s_src, s_dst, *params[:4], src, dst,
                                                 *params[4:], unfolds)
@@ -78,7 +98,7 @@ class LTCKernel(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, d_out: Tensor) -> Tuple[Optional[Tensor], ...]:
         cm, x, s_src, s_dst, s_we, s_w, s_sigma, s_mu, src, dst, we, w, sigma, acts, den, vs = ctx.saved_tensors
-        kernel = load_kernel()
+        kernel = load_kernels()
         d_offset, d_cm, d_v0, d_syn, d_x, d_sens = kernel.ltc_backward(
             d_out.contiguous(), cm, x, s_src, s_dst, s_we, s_w, s_sigma, s_mu, src, dst, we, w, sigma, acts, den, vs,
             ctx.unfolds,
