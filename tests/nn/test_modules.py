@@ -253,3 +253,25 @@ def test_state_dict_of_another_wiring_is_refused_clearly(cls, tmp_path):
 def test_dense_ltc_uses_fully_connected_wiring():
     model = LTC(3, 7)
     assert isinstance(model.wiring, FullyConnected) and model.output_size == 7
+
+
+@pytest.mark.skipif(kernels.load_kernels() is None, reason="compiled kernels unavailable")
+def test_compiled_ltc_splits_batch_over_threads_exactly():
+    torch.manual_seed(0)
+    model = LTC(6, AutoNCP(20, 4, seed=2)).double()
+    x = torch.randn(5, 4, 6, dtype=torch.float64)
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            model.zero_grad()
+            xg = x.clone().requires_grad_(True)
+            y, h = model(xg)
+            (y.sum() + h.square().sum()).backward()
+            results.append([y.detach(), xg.grad] + [p.grad.clone() for p in model.parameters()])
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-12)

@@ -6,10 +6,32 @@
 // acts (Q, B, N), den (Q, B, U), vs (Q + 1, B, U) with Q = T * unfolds.
 #include <torch/extension.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 namespace {
+
+// Samples are independent: split the batch over torch's intra-op thread count (1 thread: inline).
+int64_t num_chunks(int64_t B) { return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B)); }
+
+template <typename F>
+void for_batch_chunks(int64_t B, int64_t chunks, const F& f) {  // f(chunk, b_begin, b_end)
+  if (chunks == 1) {
+    f(0, 0, B);
+    return;
+  }
+  const int64_t per = (B + chunks - 1) / chunks;
+  std::vector<std::thread> pool;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t b0 = c * per, b1 = std::min(B, b0 + per);
+    if (b0 < b1) pool.emplace_back([&f, c, b0, b1] { f(c, b0, b1); });
+  }
+  for (auto& t : pool) t.join();
+}
 
 template <typename scalar_t>
 inline scalar_t sigmoid(scalar_t z) {
@@ -34,9 +56,9 @@ void forward_kernel(const scalar_t* offset, const scalar_t* cm, const scalar_t* 
                     const scalar_t* s_sigma, const scalar_t* s_mu, int64_t I, int64_t M, const int64_t* src,
                     const int64_t* dst, const scalar_t* we, const scalar_t* w, const scalar_t* sigma,
                     const scalar_t* nsm, scalar_t* acts, scalar_t* den_out, scalar_t* vs, scalar_t* out,
-                    int64_t T, int64_t B, int64_t U, int64_t N, int64_t unfolds) {
+                    int64_t T, int64_t B, int64_t U, int64_t N, int64_t unfolds, int64_t b0, int64_t b1) {
   std::vector<scalar_t> num(U), den(U), off(2 * U);
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = b0; b < b1; ++b) {
     for (int64_t j = 0; j < U; ++j) vs[b * U + j] = v0[b * U + j];
     int64_t q = 0;
     for (int64_t t = 0; t < T; ++t) {
@@ -79,13 +101,13 @@ void backward_kernel(const scalar_t* d_out, const scalar_t* cm, const scalar_t* 
                      const scalar_t* we, const scalar_t* w, const scalar_t* sigma, const scalar_t* acts,
                      const scalar_t* den, const scalar_t* vs, scalar_t* d_offset, scalar_t* d_cm, scalar_t* d_v0,
                      scalar_t* d_syn,  // (4, N): we, w, sigma, nsm
-                     int64_t T, int64_t B, int64_t U, int64_t N, int64_t unfolds) {
+                     int64_t T, int64_t B, int64_t U, int64_t N, int64_t unfolds, int64_t b0, int64_t b1) {
   std::vector<scalar_t> carry(U), next(U), dnum(U), dden(U);
   scalar_t* d_we = d_syn;
   scalar_t* d_w = d_syn + N;
   scalar_t* d_sigma = d_syn + 2 * N;
   scalar_t* d_nsm = d_syn + 3 * N;
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = b0; b < b1; ++b) {
     for (int64_t j = 0; j < U; ++j) carry[j] = 0;
     for (int64_t t = T - 1; t >= 0; --t) {
       const scalar_t* d_out_tb = d_out + (t * B + b) * U;
@@ -152,14 +174,17 @@ std::vector<at::Tensor> ltc_forward(at::Tensor offset, at::Tensor cm, at::Tensor
   auto den = at::empty({Q, B, U}, opts);
   auto vs = at::empty({Q + 1, B, U}, opts);
   auto out = at::empty({T, B, U}, opts);
+  const int64_t chunks = num_chunks(B);
   AT_DISPATCH_FLOATING_TYPES(offset.scalar_type(), "ltc_forward", [&] {
+    for_batch_chunks(B, chunks, [&](int64_t, int64_t b0, int64_t b1) {
     forward_kernel<scalar_t>(offset.data_ptr<scalar_t>(), cm.data_ptr<scalar_t>(), v0.data_ptr<scalar_t>(),
                              x.data_ptr<scalar_t>(), s_src.data_ptr<int64_t>(), s_dst.data_ptr<int64_t>(),
                              s_we.data_ptr<scalar_t>(), s_w.data_ptr<scalar_t>(), s_sigma.data_ptr<scalar_t>(),
                              s_mu.data_ptr<scalar_t>(), I, M, src.data_ptr<int64_t>(), dst.data_ptr<int64_t>(), we.data_ptr<scalar_t>(),
                              w.data_ptr<scalar_t>(), sigma.data_ptr<scalar_t>(), nsm.data_ptr<scalar_t>(),
                              acts.data_ptr<scalar_t>(), den.data_ptr<scalar_t>(), vs.data_ptr<scalar_t>(),
-                             out.data_ptr<scalar_t>(), T, B, U, N, unfolds);
+                             out.data_ptr<scalar_t>(), T, B, U, N, unfolds, b0, b1);
+    });
   });
   return {out, acts, den, vs};
 }
@@ -173,22 +198,26 @@ std::vector<at::Tensor> ltc_backward(at::Tensor d_out, at::Tensor cm, at::Tensor
   const int64_t I = x.size(2), M = s_src.size(0);
   auto opts = cm.options();
   auto d_x = at::zeros({T, B, I}, opts);
-  auto d_sens = at::zeros({4, M}, opts);
+  const int64_t chunks = num_chunks(B);
+  auto d_sens = at::zeros({chunks, 4, M}, opts);  // per-chunk partial sums, reduced below
   auto d_offset = at::zeros({T, B, 2 * U}, opts);
   auto d_cm = at::zeros({T, B, U}, opts);
   auto d_v0 = at::empty({B, U}, opts);
-  auto d_syn = at::zeros({4, N}, opts);
+  auto d_syn = at::zeros({chunks, 4, N}, opts);
   AT_DISPATCH_FLOATING_TYPES(cm.scalar_type(), "ltc_backward", [&] {
+    for_batch_chunks(B, chunks, [&](int64_t c, int64_t b0, int64_t b1) {
     backward_kernel<scalar_t>(d_out.data_ptr<scalar_t>(), cm.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
                               s_src.data_ptr<int64_t>(), s_dst.data_ptr<int64_t>(), s_we.data_ptr<scalar_t>(),
                               s_w.data_ptr<scalar_t>(), s_sigma.data_ptr<scalar_t>(), s_mu.data_ptr<scalar_t>(), I, M,
-                              d_x.data_ptr<scalar_t>(), d_sens.data_ptr<scalar_t>(), src.data_ptr<int64_t>(),
+                              d_x.data_ptr<scalar_t>(), d_sens.data_ptr<scalar_t>() + c * 4 * M, src.data_ptr<int64_t>(),
                               dst.data_ptr<int64_t>(), we.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
                               sigma.data_ptr<scalar_t>(), acts.data_ptr<scalar_t>(), den.data_ptr<scalar_t>(),
                               vs.data_ptr<scalar_t>(), d_offset.data_ptr<scalar_t>(), d_cm.data_ptr<scalar_t>(),
-                              d_v0.data_ptr<scalar_t>(), d_syn.data_ptr<scalar_t>(), T, B, U, N, unfolds);
+                              d_v0.data_ptr<scalar_t>(), d_syn.data_ptr<scalar_t>() + c * 4 * N, T, B, U, N, unfolds,
+                              b0, b1);
+    });
   });
-  return {d_offset, d_cm, d_v0, d_syn, d_x, d_sens};
+  return {d_offset, d_cm, d_v0, d_syn.sum(0), d_x, d_sens.sum(0)};
 }
 
 // CfC recurrence loops (see navlnn/nn/recurrences.py, CfCRecurrence): the same ATen operations as
