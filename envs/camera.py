@@ -152,10 +152,13 @@ class ImageEffects:
                 empty = depth >= np.float32(far * 0.999)
                 any_empty = empty.any()
         if self.haze_start < far:  # fade distant things into the horizon colour before the far plane
-            amount = depth - np.float32(self.haze_start)
+            flat = np.flatnonzero(depth > np.float32(self.haze_start))
+            amount = depth.reshape(-1)[flat] - np.float32(self.haze_start)
             amount *= np.float32(1.0 / (far - self.haze_start))
-            np.clip(amount, 0.0, 1.0, out=amount)
-            img += (self.horizon - img) * amount[..., None]
+            np.minimum(amount, 1.0, out=amount)
+            hazy = img.reshape(-1, 3)[flat]
+            hazy += (self.horizon - hazy) * amount[:, None]
+            img.reshape(-1, 3)[flat] = hazy
         if any_empty:
             flat = np.flatnonzero(empty)
             up_part = np.sqrt(np.clip(dirs.reshape(-1, 3)[flat, 2], 0.0, 1.0))[:, None]

@@ -41,7 +41,8 @@ def ground_texture(cfg: Mapping, seed: int = 0) -> np.ndarray:
 class Stripe:
     """A straight band on the ground along world ``axis`` (0: along x, 1: along y).
 
-    ``center`` is its position across the axis and ``half_width`` its half width (m);
+    ``center`` is its position across the axis and ``half_width`` its half width (m); with
+    ``repeat`` > 0 the band repeats every ``repeat`` metres across the axis (a street grid);
     with ``dash_period`` > 0 it is dashed, ``dash_fill`` of each period painted.
     """
 
@@ -49,8 +50,20 @@ class Stripe:
     center: float
     half_width: float
     color: tuple[int, int, int]
+    repeat: float = 0.0
     dash_period: float = 0.0
     dash_fill: float = 0.5
+
+    def covers(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Mask of the ground points (x, y) on the stripe."""
+        across = (y if self.axis == 0 else x) - np.float32(self.center)
+        if self.repeat > 0:
+            across = across - np.float32(self.repeat) * np.floor(across * np.float32(1.0 / self.repeat) + 0.5)
+        on = np.abs(across) <= np.float32(self.half_width)
+        if self.dash_period > 0:
+            along = (x if self.axis == 0 else y) * np.float32(1.0 / self.dash_period)
+            on &= (along - np.floor(along)) < np.float32(self.dash_fill)
+        return on
 
 
 @dataclass
@@ -74,6 +87,7 @@ class Ground:
         self._size = size
         self._level_edges = np.zeros(MIP_LEVELS - 1, dtype=np.float32)
         self._gain_key, self._gain = None, None
+        self._stripe_table = None
         if size & (size - 1):
             raise ValueError(f"ground texture_px must be a power of two, got {size}")
 
@@ -117,17 +131,24 @@ class Ground:
         level += v
         level *= size
         level += u
-        color = self._flat.take(level, axis=0)
-        for s in self.stripes:
-            across = y if s.axis == 0 else x
-            on = np.abs(across - s.center) <= s.half_width
-            if s.dash_period > 0:
-                along = x if s.axis == 0 else y
-                on &= (along % s.dash_period) < s.dash_fill * s.dash_period
-            color[on] = s.color
         flat = np.flatnonzero(hit)
-        img.reshape(-1, 3)[flat] = color.reshape(-1, 3)[flat] * self._light_gain(light)
+        color = self._flat.take(level.reshape(-1)[flat], axis=0)
+        if self.stripes:  # painted in order: the last stripe covering a point wins
+            which = np.zeros(len(flat), dtype=np.int32)
+            xs, ys = x.reshape(-1)[flat], y.reshape(-1)[flat]
+            for k, stripe in enumerate(self.stripes, start=1):
+                which[stripe.covers(xs, ys)] = k
+            painted = np.flatnonzero(which)
+            color[painted] = self._stripe_colors.take(which[painted], axis=0)
+        img.reshape(-1, 3)[flat] = color * self._light_gain(light)
         depth.reshape(-1)[flat] = view_depth.reshape(-1)[flat]
+
+    @property
+    def _stripe_colors(self) -> np.ndarray:
+        """Row k is the colour of stripe k (row 0 unused)."""
+        if self._stripe_table is None or len(self._stripe_table) != len(self.stripes) + 1:
+            self._stripe_table = np.array([(0, 0, 0)] + [s.color for s in self.stripes], dtype=np.float32)
+        return self._stripe_table
 
     def _light_gain(self, light: Mapping) -> np.ndarray:
         """Per-channel gain of the lit ground (cached per light)."""

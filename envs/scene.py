@@ -396,14 +396,13 @@ def _urban(cfg, rng, keepouts, part, obstacles: Obstacles, ground: Ground) -> No
     offset = rng.uniform(0, spacing, size=2)
     lines_x = np.arange(-half - spacing + offset[0], half + spacing, spacing)
     lines_y = np.arange(-half - spacing + offset[1], half + spacing, spacing)
-    for lines, axis in ((lines_x, 1), (lines_y, 0)):
-        for line in lines:
-            ground.stripes.append(Stripe(axis, float(line), width / 2, tuple(road["pavement"])))
-            ground.stripes.append(Stripe(axis, float(line), width / 2 - 1.5, tuple(road["asphalt"])))
-    for line in lines_x:  # dashed centre lines on the streets along y
-        ground.stripes.append(Stripe(1, float(line), 0.08, tuple(road["marking"]), dash_period=4.0, dash_fill=0.5))
-    for line in lines_y:
-        ground.stripes.append(Stripe(0, float(line), 0.08, tuple(road["marking"]), dash_period=4.0, dash_fill=0.5))
+    # the street grid as repeating stripes: pavement, carriageway, dashed centre line
+    for axis, first in ((1, lines_x[0]), (0, lines_y[0])):
+        ground.stripes.append(Stripe(axis, float(first), width / 2, tuple(road["pavement"]), repeat=spacing))
+        ground.stripes.append(Stripe(axis, float(first), width / 2 - 1.5, tuple(road["asphalt"]), repeat=spacing))
+    for axis, first in ((1, lines_x[0]), (0, lines_y[0])):
+        ground.stripes.append(Stripe(axis, float(first), 0.08, tuple(road["marking"]), repeat=spacing,
+                                     dash_period=4.0, dash_fill=0.5))
 
     def on_street(x: float, y: float, margin: float = 0.0) -> bool:
         return bool(np.min(np.abs(lines_x - x)) < width / 2 + margin or np.min(np.abs(lines_y - y)) < width / 2 + margin)
