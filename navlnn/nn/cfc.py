@@ -487,6 +487,14 @@ class CfC(nn.Module):
         state = torch.addcmul(weights[-1], state, weights[-2])  # h = 2 L - 1
         return self.fc(state[:, self.layer_offsets[self.num_layers - 1]:]), state
 
+    @torch.jit.unused
+    def effective_parameter_count(self) -> int:
+        """Trainable numbers that can influence the output: masked-out weight entries excluded."""
+        total = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        if self.wired:
+            total -= int((self.mask == 0).sum())
+        return total
+
     def extra_repr(self) -> str:
         kind = repr(self.wiring) if self.wired else f"units={self.hidden_size}"
         return f"input_size={self.input_size}, {kind}, mode={self.mode}, mixed_memory={self.use_mixed}"

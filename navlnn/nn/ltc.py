@@ -321,6 +321,14 @@ class LTC(nn.Module):
         ys, state, _ = self._run(x.unsqueeze(1), h, ts, tables)
         return ys[:, 0], state
 
+    @torch.jit.unused
+    def effective_parameter_count(self) -> int:
+        """Trainable numbers that can influence the output: per-synapse entries of absent synapses excluded."""
+        total = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        absent = self.hidden_size ** 2 - len(self.syn_src)
+        absent_sensory = self.input_size * self.hidden_size - len(self.sensory_syn_src)
+        return total - 4 * absent - 4 * absent_sensory  # w, erev, sigma, mu and their sensory twins
+
     def extra_repr(self) -> str:
         return (f"input_size={self.input_size}, {self.wiring!r}, ode_unfolds={self.ode_unfolds}, "
                 f"mixed_memory={self.use_mixed}")

@@ -275,3 +275,15 @@ def test_compiled_ltc_splits_batch_over_threads_exactly():
     for other in results[1:]:
         for a, b in zip(results[0], other):
             torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-12)
+
+
+def test_effective_parameter_count_excludes_absent_synapses():
+    wiring = AutoNCP(20, 4, seed=0)
+    wired_cfc = CfC(6, wiring)
+    masked_out = int((wired_cfc.mask == 0).sum())
+    assert masked_out > 0
+    assert wired_cfc.effective_parameter_count() == sum(p.numel() for p in wired_cfc.parameters()) - masked_out
+    ltc = LTC(6, AutoNCP(20, 4, seed=0))
+    synapses = ltc.wiring.synapse_count + ltc.wiring.sensory_synapse_count
+    # 3 per-neuron params, 4 per synapse, input and output affine maps
+    assert ltc.effective_parameter_count() == 3 * 20 + 4 * synapses + 2 * 6 + 2 * 4
