@@ -300,3 +300,15 @@ def test_200_make_close_cycles_grow_memory_under_50mb():
     for _ in range(200):
         cycle()
     assert rss_mb() - before < 50
+
+
+def test_wind_gusts_push_the_drone():
+    finals = []
+    for wind in (None, {"enabled": True, "mean_world": [2.0, 0.0, 0.0], "gust_std": 0.5}):
+        e = DroneNavEnv(camera={"width": 32, "height": 18}, wind=wind)
+        e.reset(seed=0)
+        for _ in range(30):
+            _, _, terminated, _, info = e.step(np.zeros(4, dtype=np.float32))
+        finals.append(info["drone"]["pos_world"])
+        e.close()
+    assert np.linalg.norm(finals[1] - finals[0]) > 0.01
