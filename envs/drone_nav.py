@@ -44,7 +44,8 @@ class DroneNavEnv(gym.Env):
     outside the box are clipped; NaN or wrongly shaped actions raise ``ValueError``.
 
     ## Observation Space
-    The onboard camera image, ``Box(0, 255, (H, W, 3), uint8)`` RGB (160 x 90 by default).
+    The onboard camera image, ``Box(0, 255, (H, W, 3), uint8)`` RGB: W x H = 128 x 72 by default
+    (16:9, vertical field of view 50 degrees, forward-looking), rendered at the policy rate.
     With ``observation="image+state"`` a ``Dict`` with ``image`` and ``state`` (float32:
     body velocity, roll, pitch, yaw, body rates, height); policies need only the image.
 
