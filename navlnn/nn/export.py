@@ -1,12 +1,15 @@
-"""Export a liquid controller's single closed-loop step to ONNX: ``(x, h, dt) -> (y, h')``."""
+"""ONNX export of one closed-loop step: of a liquid controller ``(x, h, dt) -> (y, h')`` and of a
+whole policy ``(image, state, dt) -> (action, state_out)``."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -26,41 +29,44 @@ class StepModule(nn.Module):
         return self.module.step(x, h, dt)
 
 
-def export_step_onnx(module: CfC | LTC, path: str | os.PathLike, opset_version: int = 18) -> Path:
-    """Write ``module``'s single step to an ONNX file (dynamic batch) and return its path.
+@contextlib.contextmanager
+def _plain_operations(module: nn.Module) -> Iterator[None]:
+    """Eval mode and plain operations in every liquid submodule (the hand-written recurrences and
+    compiled kernels are not exportable); restores both afterwards."""
+    liquid = [m for m in module.modules() if isinstance(m, (CfC, LTC))]
+    fused = [m.fused for m in liquid]
+    training = module.training
+    for m in liquid:
+        m.fused = False
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, f in zip(liquid, fused):
+            m.fused = f
+        module.train(training)
 
-    Inputs: ``x`` (B, input_size) float32, ``h`` (B, state_size) float32 (zeros at the start of
-    an episode), ``dt`` (B, 1) float32 seconds. Outputs: ``y`` (B, output_size), ``h_out``.
-    The file is written atomically.
-    """
-    if not isinstance(module, (CfC, LTC)):
-        raise ValueError(f"export_step_onnx takes a navlnn CfC or LTC, got {type(module).__name__}")
+
+def _export(wrapper: nn.Module, args: tuple[Tensor, ...], path: str | os.PathLike, input_names: list[str],
+            output_names: list[str], opset_version: int) -> Path:
+    """Dynamo ONNX export with a dynamic batch dimension, written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    was_fused, was_training = module.fused, module.training
-    module.fused = False  # plain operations: the hand-written recurrences are autograd Functions
-    module.eval()
     onnx_log = logging.getLogger("torch.onnx")
     level = onnx_log.level
     onnx_log.setLevel(logging.ERROR)  # the exporter logs optional-operator notices at warning level
+    batch = torch.export.Dim("batch", min=1)
     try:
-        batch = torch.export.Dim("batch", min=1)
-        dtype = next(module.parameters()).dtype
-        args = (
-            torch.zeros(2, module.input_size, dtype=dtype),
-            torch.zeros(2, module.state_size, dtype=dtype),
-            torch.full((2, 1), 1.0, dtype=dtype),
-        )
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tmp_path = Path(tmp) / path.name
             torch.onnx.export(
-                StepModule(module),
+                wrapper,
                 args,
                 str(tmp_path),
-                input_names=["x", "h", "dt"],
-                output_names=["y", "h_out"],
-                dynamic_shapes=({0: batch}, {0: batch}, {0: batch}),
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_shapes=tuple({0: batch} for _ in args),
                 opset_version=opset_version,
                 dynamo=True,
                 external_data=False,
@@ -69,6 +75,51 @@ def export_step_onnx(module: CfC | LTC, path: str | os.PathLike, opset_version: 
             os.replace(tmp_path, path)
     finally:
         onnx_log.setLevel(level)
-        module.fused = was_fused
-        module.train(was_training)
     return path
+
+
+def export_step_onnx(module: CfC | LTC, path: str | os.PathLike, opset_version: int = 18) -> Path:
+    """Write ``module``'s single step to an ONNX file (dynamic batch) and return its path.
+
+    Inputs: ``x`` (B, input_size) float32, ``h`` (B, state_size) float32 (zeros at the start of
+    an episode), ``dt`` (B, 1) float32 in the module's time unit. Outputs: ``y`` (B, output_size), ``h_out``.
+    """
+    if not isinstance(module, (CfC, LTC)):
+        raise ValueError(f"export_step_onnx takes a navlnn CfC or LTC, got {type(module).__name__}")
+    dtype = next(module.parameters()).dtype
+    args = (
+        torch.zeros(2, module.input_size, dtype=dtype),
+        torch.zeros(2, module.state_size, dtype=dtype),
+        torch.full((2, 1), 1.0, dtype=dtype),
+    )
+    with _plain_operations(module):
+        return _export(StepModule(module), args, path, ["x", "h", "dt"], ["y", "h_out"], opset_version)
+
+
+class PolicyStep(nn.Module):
+    """Wraps ``policy.step`` as ``forward(image, state, dt)`` for export."""
+
+    def __init__(self, policy: nn.Module) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, image: Tensor, state: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
+        return self.policy.step(image, state, dt)
+
+
+def export_policy_onnx(policy: nn.Module, path: str | os.PathLike, opset_version: int = 18) -> Path:
+    """Write a policy's closed-loop step to ONNX (dynamic batch) and return its path.
+
+    Inputs: ``image`` uint8 (B, H, W, 3) as the env gives it (normalisation is inside the graph),
+    ``state`` float32 (B, S) (zeros at the start of an episode), ``dt`` float32 (B, 1) seconds.
+    Outputs: ``action`` float32 (B, 4) in the env's normalised action space, ``state_out``.
+    """
+    height, width = policy.image_hw
+    args = (
+        torch.zeros(2, height, width, 3, dtype=torch.uint8),
+        torch.zeros(2, policy.state_size),
+        torch.full((2, 1), 1.0 / 15.0),
+    )
+    with _plain_operations(policy):
+        return _export(PolicyStep(policy), args, path, ["image", "state", "dt"], ["action", "state_out"],
+                       opset_version)

@@ -1,0 +1,140 @@
+"""Controller heads: from per-frame features and frame timing to actions, with a carried state.
+
+Every head takes the time elapsed since the previous frame: the continuous-time heads (CfC, LTC)
+use it as their timespans, the others read it as an extra input feature. All share one calling
+convention, with the state as one ``(B, state_size)`` tensor (zeros at the start of an episode):
+
+* ``forward(features (B, T, F), dt (B, T), state=None) -> (actions (B, T, A), state)``
+* ``step(features (B, F), dt (B,), state) -> (actions (B, A), state)``
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import torch
+from torch import Tensor, nn
+
+from navlnn.nn.cfc import CfC
+from navlnn.nn.ltc import LTC
+from navlnn.nn.wirings import NCP, Wiring, wiring_from_dict
+
+
+class Head(nn.Module):
+    """Base class: subclasses set ``state_size`` and implement :meth:`forward`."""
+
+    state_size: int = 0
+
+    def initial_state(self, batch: int, like: Tensor) -> Tensor:
+        return like.new_zeros(batch, self.state_size)
+
+    def step(self, features: Tensor, dt: Tensor, state: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+        actions, state = self.forward(features.unsqueeze(1), dt.reshape(-1, 1), state)
+        return actions[:, 0], state
+
+
+class LiquidHead(Head):
+    """A CfC or LTC controller; with an NCP wiring the motor neurons are the actions.
+
+    Args:
+        kind: ``"cfc"`` or ``"ltc"``.
+        feature_dim: input features per frame.
+        action_dim: number of actions.
+        wiring: an NCP-style wiring (or its ``to_dict()``); None builds a dense CfC of ``units``
+            with a linear readout (dense LTC is not offered: use a wiring).
+        units: neurons of a dense CfC.
+        time_scale: multiplies dt (seconds) into the neurons' time unit; 1.0 per frame at the
+            policy rate keeps the dynamics of a model trained without timespans.
+        **cell_kwargs: passed to :class:`CfC` or :class:`LTC` (``mode``, ``mixed_memory``, ``ode_unfolds``...).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        feature_dim: int,
+        action_dim: int,
+        wiring: Wiring | Mapping[str, Any] | None = None,
+        units: int = 64,
+        time_scale: float = 15.0,
+        **cell_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if isinstance(wiring, Mapping):
+            wiring = _wiring_from_config(wiring)
+        if kind not in ("cfc", "ltc"):
+            raise ValueError(f"kind must be 'cfc' or 'ltc', got {kind!r}")
+        if wiring is not None and wiring.output_dim != action_dim:
+            raise ValueError(
+                f"wiring: {wiring.output_dim} motor neurons, but the policy has {action_dim} actions; "
+                f"set the wiring's motor neurons to {action_dim}"
+            )
+        self.kind = kind
+        self.time_scale = float(time_scale)
+        if kind == "cfc":
+            if wiring is None:
+                self.cell: nn.Module = CfC(feature_dim, units, proj_size=action_dim, **cell_kwargs)
+            else:
+                self.cell = CfC(feature_dim, wiring, **cell_kwargs)
+        else:
+            if wiring is None:
+                raise ValueError("an LTC head needs a wiring (e.g. an NCP); use kind='cfc' for a dense head")
+            self.cell = LTC(feature_dim, wiring, **cell_kwargs)
+        self.state_size = self.cell.state_size
+
+    @property
+    def wiring(self) -> Optional[Wiring]:
+        return self.cell.wiring
+
+    def forward(self, features: Tensor, dt: Tensor, state: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        return self.cell(features, state, dt * self.time_scale)
+
+    def step(self, features: Tensor, dt: Tensor, state: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+        return self.cell.step(features, state, dt.reshape(-1, 1) * self.time_scale)
+
+
+def _wiring_from_config(config: Mapping[str, Any]) -> Wiring:
+    """A wiring from a checkpoint dict (``Wiring.to_dict()``) or NCP arguments from a config."""
+    config = dict(config)
+    if "adjacency_matrix" in config:
+        return wiring_from_dict(config)
+    config.pop("_target_", None)
+    return NCP(**config)
+
+
+class RecurrentHead(Head):
+    """An LSTM or GRU baseline; dt is appended to the features."""
+
+    def __init__(self, kind: str, feature_dim: int, action_dim: int, hidden_size: int = 64) -> None:
+        super().__init__()
+        rnn = {"lstm": nn.LSTM, "gru": nn.GRU}
+        if kind not in rnn:
+            raise ValueError(f"kind must be one of {list(rnn)}, got {kind!r}")
+        self.kind = kind
+        self.hidden_size = hidden_size
+        self.rnn = rnn[kind](feature_dim + 1, hidden_size, batch_first=True)
+        self.readout = nn.Linear(hidden_size, action_dim)
+        self.state_size = hidden_size * (2 if kind == "lstm" else 1)
+
+    def forward(self, features: Tensor, dt: Tensor, state: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        x = torch.cat([features, dt.unsqueeze(-1).to(features.dtype)], -1)
+        hidden = None
+        if state is not None:
+            h = state[:, : self.hidden_size].unsqueeze(0).contiguous()
+            hidden = (h, state[:, self.hidden_size:].unsqueeze(0).contiguous()) if self.kind == "lstm" else h
+        out, hidden = self.rnn(x, hidden)
+        new_state = torch.cat([hidden[0][0], hidden[1][0]], 1) if self.kind == "lstm" else hidden[0]
+        return self.readout(out), new_state
+
+
+class FeedForwardHead(Head):
+    """The memory-less baseline: an MLP on each frame's features and dt."""
+
+    def __init__(self, feature_dim: int, action_dim: int, hidden_size: int = 64) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(feature_dim + 1, hidden_size), nn.GELU(), nn.Linear(hidden_size, action_dim))
+        self.state_size = 1  # a placeholder column, so every policy carries a (B, S) state
+
+    def forward(self, features: Tensor, dt: Tensor, state: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        if state is None:
+            state = features.new_zeros(features.shape[0], 1)
+        return self.mlp(torch.cat([features, dt.unsqueeze(-1).to(features.dtype)], -1)), state

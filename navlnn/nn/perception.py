@@ -1,0 +1,72 @@
+"""The perception front-end: a small convolutional trunk from camera frames to a feature vector.
+
+Like the trunk of the MIT liquid-network drone policies (five convolutions, then a linear
+projection), sized for navlnn's default 128 x 72 camera. Images enter as the env gives them,
+``uint8`` ``(..., H, W, 3)`` RGB; scaling and normalisation happen inside, so an exported graph
+takes raw frames.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+class ConvTrunk(nn.Module):
+    """``uint8 (N, H, W, 3) -> (N, feature_dim)``.
+
+    Args:
+        image_hw: camera height and width in pixels.
+        channels: output channels of each convolution.
+        kernels: kernel size of each convolution.
+        strides: stride of each convolution.
+        feature_dim: width of the final linear projection (the features the controller sees).
+        dropout: dropout before the projection (0 disables).
+    """
+
+    def __init__(
+        self,
+        image_hw: Sequence[int],
+        channels: Sequence[int] = (24, 36, 48, 64, 64),
+        kernels: Sequence[int] = (5, 5, 3, 3, 3),
+        strides: Sequence[int] = (2, 2, 2, 1, 1),
+        feature_dim: int = 32,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if len(image_hw) != 2 or min(image_hw) < 8:
+            raise ValueError(f"image_hw must be (height, width) of at least 8 px, got {tuple(image_hw)}")
+        if not len(channels) == len(kernels) == len(strides) >= 1:
+            raise ValueError(
+                f"channels, kernels and strides must have the same length >= 1, got "
+                f"{len(channels)}, {len(kernels)}, {len(strides)}"
+            )
+        self.image_hw = (int(image_hw[0]), int(image_hw[1]))
+        self.feature_dim = int(feature_dim)
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c_out, k, s in zip(channels, kernels, strides):
+            layers += [nn.Conv2d(c_in, c_out, k, stride=s, padding=k // 2), nn.GELU()]
+            c_in = c_out
+        self.convs = nn.Sequential(*layers)
+        with torch.no_grad():
+            flat = self.convs(torch.zeros(1, 3, *self.image_hw)).numel()
+        self.project = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(flat, self.feature_dim))
+        # per-channel normalisation of [0, 1] RGB (ImageNet statistics: a neutral, well-known choice)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def normalise(self, images: Tensor) -> Tensor:
+        """``uint8 (N, H, W, 3) -> float (N, 3, H, W)``, scaled to [0, 1] and standardised."""
+        x = images.permute(0, 3, 1, 2).to(self.mean.dtype) / 255.0
+        return (x - self.mean) / self.std
+
+    def forward(self, images: Tensor) -> Tensor:
+        if images.dim() != 4 or tuple(images.shape[1:]) != (*self.image_hw, 3):
+            raise ValueError(
+                f"images: expected (N, {self.image_hw[0]}, {self.image_hw[1]}, 3) uint8 frames, got "
+                f"{tuple(images.shape)}; the policy was built for a {self.image_hw[1]}x{self.image_hw[0]} camera"
+            )
+        return self.project(self.convs(self.normalise(images)))
