@@ -1,0 +1,211 @@
+"""One behaviour-cloning loop for every policy: windows of frames in, expert actions as labels.
+
+Exact resume: the order of windows and the augmentation of each batch are functions of
+``(seed, epoch, batch index)``, and the checkpoint holds the optimiser, schedule and random
+states, so a run interrupted at any checkpoint and resumed ends with the same weights as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from navlnn.nn.policy import Policy
+from navlnn.training.augment import ImageAugment
+from navlnn.training.checkpoint import read_checkpoint, save_checkpoint
+
+
+class WindowDataset(Protocol):
+    """Sequence windows: item ``i`` is a dict with ``images`` uint8 (T, H, W, 3), ``actions``
+    float32 (T, 4) in the normalised action space and ``dt`` float32 (T,) seconds."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Mapping[str, Tensor]: ...
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of :func:`fit` (``conf/train/*.yaml``)."""
+
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+    loss: str = "mse"  # or "huber"
+    huber_delta: float = 0.2
+    seed: int = 0
+    log_every: int = 10
+    augment: dict = field(default_factory=lambda: {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3,
+                                                   "noise_std": 4.0})
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training produced a NaN or infinite loss; the last good checkpoint is left untouched."""
+
+
+def _loss_fn(cfg: TrainConfig) -> Callable[[Tensor, Tensor], Tensor]:
+    if cfg.loss == "mse":
+        return F.mse_loss
+    if cfg.loss == "huber":
+        return lambda pred, target: F.huber_loss(pred, target, delta=cfg.huber_delta)
+    raise ValueError(f"train.loss: unknown '{cfg.loss}'; valid: 'mse', 'huber'")
+
+
+def _batches(n_items: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    order = torch.randperm(n_items, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).tolist()
+    return [order[i:i + batch_size] for i in range(0, n_items, batch_size)]
+
+
+def _collate(data: WindowDataset, indices: Sequence[int]) -> dict[str, Tensor]:
+    items = [data[i] for i in indices]
+    return {key: torch.stack([torch.as_tensor(item[key]) for item in items]) for key in ("images", "actions", "dt")}
+
+
+def _schedule(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` of the peak."""
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+@torch.no_grad()
+def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: Callable[[Tensor, Tensor], Tensor]) -> float:
+    """Mean loss over all windows of ``data`` (no augmentation)."""
+    policy.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(data), batch_size):
+        batch = _collate(data, range(start, min(len(data), start + batch_size)))
+        pred, _ = policy(batch["images"], batch["dt"])
+        total += float(loss_fn(pred, batch["actions"])) * len(batch["images"])
+        count += len(batch["images"])
+    policy.train()
+    return total / max(1, count)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` leaves behind."""
+
+    last: Path
+    best: Path
+    best_val_loss: float
+    history: list[dict[str, float]]
+
+
+def fit(
+    policy: Policy,
+    train_data: WindowDataset,
+    val_data: WindowDataset,
+    cfg: TrainConfig,
+    checkpoint_dir: str | Path,
+    extra: Optional[Mapping[str, Any]] = None,
+    log: Optional[Callable[[dict[str, float], int], None]] = None,
+    progress: bool = True,
+    stop_after_epochs: Optional[int] = None,
+) -> FitResult:
+    """Train ``policy`` by behaviour cloning; resume from ``checkpoint_dir/last.pt`` if it exists.
+
+    Writes ``last.pt`` after every epoch and ``best.pt`` when the validation loss improves (both
+    atomically). ``extra`` (plain data, e.g. the run config) is stored in every checkpoint; ``log``
+    receives metrics and the step. ``stop_after_epochs`` ends early (as an interruption would).
+    """
+    if len(train_data) == 0 or len(val_data) == 0:
+        raise ValueError(f"train needs windows in both splits, got {len(train_data)} train and {len(val_data)} val; "
+                         "collect more episodes or shorten train.seq_len")
+    checkpoint_dir = Path(checkpoint_dir)
+    last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
+    loss_fn = _loss_fn(cfg)
+    augment = ImageAugment(**cfg.augment)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch))
+    start_epoch, best_val, history = 0, math.inf, []
+
+    if last_path.exists():
+        state = read_checkpoint(last_path)
+        policy.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best_val, history = state["epoch"] + 1, state["best_val_loss"], list(state["history"])
+        print(f"resuming from {last_path} after epoch {state['epoch'] + 1}/{cfg.epochs}")
+
+    policy.train()
+    end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
+    for epoch in range(start_epoch, end_epoch):
+        batches = _batches(len(train_data), cfg.batch_size, cfg.seed, epoch)
+        bar = _progress(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress)
+        epoch_loss, frames, started = 0.0, 0, time.perf_counter()
+        for index, indices in enumerate(batches):
+            batch = _collate(train_data, indices)
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + index)
+            pred, _ = policy(augment(batch["images"], gen), batch["dt"])
+            loss = loss_fn(pred, batch["actions"])
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise NonFiniteLoss(
+                    f"loss is {loss_value} at epoch {epoch + 1}, batch {index} (windows {indices}); "
+                    f"{last_path if last_path.exists() else 'no checkpoint yet'} holds the last good weights; "
+                    f"lower train.lr or check the data"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = float(nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip))
+            optimizer.step()
+            scheduler.step()
+            epoch_loss += loss_value * len(indices)
+            frames += batch["images"].shape[0] * batch["images"].shape[1]
+            fps = frames / max(1e-9, time.perf_counter() - started)
+            step = epoch * steps_per_epoch + index
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}", fps=f"{fps:.0f}")
+            if log is not None and step % cfg.log_every == 0:
+                log({"train/loss": loss_value, "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
+                     "train/frames_per_s": fps}, step)
+        bar.close()
+        val_loss = evaluate(policy, val_data, cfg.batch_size, loss_fn)
+        record = {"epoch": epoch + 1, "train_loss": epoch_loss / len(train_data), "val_loss": val_loss,
+                  "frames_per_s": fps}
+        history.append(record)
+        print(f"epoch {epoch + 1}/{cfg.epochs}: train {record['train_loss']:.4f}, val {val_loss:.4f}, "
+              f"{fps:.0f} frames/s")
+        if log is not None:
+            log({"val/loss": val_loss, "train/epoch_loss": record["train_loss"]}, (epoch + 1) * steps_per_epoch)
+        improved = val_loss < best_val
+        best_val = min(best_val, val_loss)
+        state = {
+            "epoch": epoch,
+            "best_val_loss": best_val,
+            "history": history,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            **dict(extra or {}),
+        }
+        if improved:
+            save_checkpoint(best_path, policy, state)
+        save_checkpoint(last_path, policy, state)
+    return FitResult(last_path, best_path, best_val, history)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, dynamic_ncols=True, leave=False)
