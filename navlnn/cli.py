@@ -17,6 +17,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 COMMANDS: dict[str, tuple[str, str]] = {
     "wiring": ("navlnn.commands.wiring", "draw an NCP wiring diagram to a PNG"),
     "scenes": ("navlnn.commands.scenes", "write the PNG gallery of scenes"),
+    "collect": ("navlnn.commands.collect", "fly the privileged expert and record (or resume) a dataset"),
 }
 
 
