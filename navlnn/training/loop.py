@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from navlnn.nn.policy import Policy
 from navlnn.training.augment import ImageAugment
@@ -55,6 +57,21 @@ class NonFiniteLoss(RuntimeError):
     """Training produced a NaN or infinite loss; the last good checkpoint is left untouched."""
 
 
+def _world() -> tuple[int, int]:
+    """``(rank, world size)``; ``(0, 1)`` without torch.distributed (e.g. not under torchrun)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _all_finite(value: float) -> bool:
+    """Whether the loss is finite on every rank (so all ranks stop together)."""
+    finite = torch.tensor([1.0 if math.isfinite(value) else 0.0])
+    if _world()[1] > 1:
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    return bool(finite.item() > 0)
+
+
 def _loss_fn(cfg: TrainConfig) -> Callable[[Tensor, Tensor], Tensor]:
     if cfg.loss == "mse":
         return F.mse_loss
@@ -63,9 +80,17 @@ def _loss_fn(cfg: TrainConfig) -> Callable[[Tensor, Tensor], Tensor]:
     raise ValueError(f"train.loss: unknown '{cfg.loss}'; valid: 'mse', 'huber'")
 
 
-def _batches(n_items: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+def _batches(n_items: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
+    """This rank's share of each global batch (``batch_size`` windows per rank), in a seeded order."""
     order = torch.randperm(n_items, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).tolist()
-    return [order[i:i + batch_size] for i in range(0, n_items, batch_size)]
+    if world == 1:
+        return [order[i:i + batch_size] for i in range(0, n_items, batch_size)]
+    step = batch_size * world  # every process takes batch_size windows of each global batch
+    usable = (n_items // step) * step
+    if usable == 0:
+        raise ValueError(f"train: {n_items} windows cannot fill one batch of {batch_size} per process x {world} "
+                         f"processes; lower train.batch_size or collect more data")
+    return [order[i:i + step][rank::world] for i in range(0, usable, step)]
 
 
 def _collate(data: WindowDataset, indices: Sequence[int]) -> dict[str, Tensor]:
@@ -126,6 +151,7 @@ def fit(
     atomically). ``extra`` (plain data, e.g. the run config) is stored in every checkpoint; ``log``
     receives metrics and the step. ``stop_after_epochs`` ends early (as an interruption would).
     """
+    rank, world = _world()
     if len(train_data) == 0 or len(val_data) == 0:
         raise ValueError(f"train needs windows in both splits, got {len(train_data)} train and {len(val_data)} val; "
                          "collect more episodes or shorten train.seq_len")
@@ -133,8 +159,9 @@ def fit(
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
     loss_fn = _loss_fn(cfg)
     augment = ImageAugment(**cfg.augment)
+    model: nn.Module = DistributedDataParallel(policy) if world > 1 else policy
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
+    steps_per_epoch = len(_batches(len(train_data), cfg.batch_size, cfg.seed, 0, rank, world))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch))
     start_epoch, best_val, history = 0, math.inf, []
 
@@ -145,23 +172,24 @@ def fit(
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch, best_val, history = state["epoch"] + 1, state["best_val_loss"], list(state["history"])
-        print(f"resuming from {last_path} after epoch {state['epoch'] + 1}/{cfg.epochs}")
+        if rank == 0:
+            print(f"resuming from {last_path} after epoch {state['epoch'] + 1}/{cfg.epochs}")
 
     policy.train()
     end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
     for epoch in range(start_epoch, end_epoch):
-        batches = _batches(len(train_data), cfg.batch_size, cfg.seed, epoch)
-        bar = _progress(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress)
+        batches = _batches(len(train_data), cfg.batch_size, cfg.seed, epoch, rank, world)
+        bar = _progress(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress and rank == 0)
         epoch_loss, frames, started = 0.0, 0, time.perf_counter()
         for index, indices in enumerate(batches):
             batch = _collate(train_data, indices)
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + index)
-            pred, _ = policy(augment(batch["images"], gen), batch["dt"])
+            pred, _ = model(augment(batch["images"], gen), batch["dt"])
             loss = loss_fn(pred, batch["actions"])
             loss_value = loss.item()
-            if not math.isfinite(loss_value):
+            if not _all_finite(loss_value):
                 raise NonFiniteLoss(
-                    f"loss is {loss_value} at epoch {epoch + 1}, batch {index} (windows {indices}); "
+                    f"loss is {loss_value} at epoch {epoch + 1}, batch {index} (windows {indices}, rank {rank}); "
                     f"{last_path if last_path.exists() else 'no checkpoint yet'} holds the last good weights; "
                     f"lower train.lr or check the data"
                 )
@@ -171,22 +199,23 @@ def fit(
             optimizer.step()
             scheduler.step()
             epoch_loss += loss_value * len(indices)
-            frames += batch["images"].shape[0] * batch["images"].shape[1]
+            frames += batch["images"].shape[0] * batch["images"].shape[1] * world
             fps = frames / max(1e-9, time.perf_counter() - started)
             step = epoch * steps_per_epoch + index
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", fps=f"{fps:.0f}")
-            if log is not None and step % cfg.log_every == 0:
+            if log is not None and rank == 0 and step % cfg.log_every == 0:
                 log({"train/loss": loss_value, "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
                      "train/frames_per_s": fps}, step)
         bar.close()
         val_loss = evaluate(policy, val_data, cfg.batch_size, loss_fn)
-        record = {"epoch": epoch + 1, "train_loss": epoch_loss / len(train_data), "val_loss": val_loss,
+        record = {"epoch": epoch + 1, "train_loss": epoch_loss / sum(len(b) for b in batches), "val_loss": val_loss,
                   "frames_per_s": fps}
         history.append(record)
-        print(f"epoch {epoch + 1}/{cfg.epochs}: train {record['train_loss']:.4f}, val {val_loss:.4f}, "
+        if rank == 0:
+            print(f"epoch {epoch + 1}/{cfg.epochs}: train {record['train_loss']:.4f}, val {val_loss:.4f}, "
               f"{fps:.0f} frames/s")
-        if log is not None:
+        if log is not None and rank == 0:
             log({"val/loss": val_loss, "train/epoch_loss": record["train_loss"]}, (epoch + 1) * steps_per_epoch)
         improved = val_loss < best_val
         best_val = min(best_val, val_loss)
@@ -199,9 +228,12 @@ def fit(
             "torch_rng": torch.get_rng_state(),
             **dict(extra or {}),
         }
-        if improved:
-            save_checkpoint(best_path, policy, state)
-        save_checkpoint(last_path, policy, state)
+        if rank == 0:
+            if improved:
+                save_checkpoint(best_path, policy, state)
+            save_checkpoint(last_path, policy, state)
+        if world > 1:
+            dist.barrier()  # every rank resumes from the same files
     return FitResult(last_path, best_path, best_val, history)
 
 

@@ -2,55 +2,21 @@
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from navlnn.nn.policy import build_policy
 from navlnn.training.augment import ImageAugment
 from navlnn.training.checkpoint import load_policy, read_checkpoint
 from navlnn.training.loop import NonFiniteLoss, TrainConfig, fit
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
-HW = (24, 40)
+from synthetic_windows import HW, NO_AUGMENT, Windows, small_policy
 
-
-class Windows(torch.utils.data.Dataset):
-    """Frames whose red/green balance encodes the label: a task a policy can learn from pixels."""
-
-    def __init__(self, count: int, steps: int = 4, seed: int = 0, poison: int | None = None) -> None:
-        gen = torch.Generator().manual_seed(seed)
-        self.targets = 2 * torch.rand(count, steps, 4, generator=gen) - 1
-        red = (127 + 120 * self.targets[..., 0]).round().to(torch.uint8)
-        self.images = torch.zeros(count, steps, *HW, 3, dtype=torch.uint8)
-        self.images[..., 0] = red[..., None, None]
-        self.images[..., 1] = 255 - red[..., None, None]
-        self.targets[..., 1:] = 0.0
-        self.poison = poison
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int):
-        actions = self.targets[i].clone()
-        if self.poison == i:
-            actions[0, 0] = math.nan
-        return {"images": self.images[i], "actions": actions, "dt": torch.full((self.images.shape[1],), 1 / 15)}
-
-
-def _policy(seed: int = 0):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="wiring", overrides=["+model=ncp_cfc", "model.trunk.channels=[8,8,8,8,8]"]).model
-    torch.manual_seed(seed)
-    return build_policy(cfg, HW)
+_policy = small_policy
 
 
 def _cfg(**kw) -> TrainConfig:
     base = dict(epochs=3, batch_size=8, lr=5e-3, warmup_steps=2, seed=1,
-                augment={"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "noise_std": 0.0})
+                augment=NO_AUGMENT)
     base.update(kw)
     return TrainConfig(**base)
 
