@@ -8,7 +8,9 @@ gives the same layout in every forest season, so seasons change the look and not
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -258,10 +260,44 @@ class ChunkMeshes:
     far: MeshBuilder
 
 
+def create_mesh_shape(client: int, vertices: list, indices: list, normals: list, uvs: list) -> int:
+    """``p.createVisualShape`` for a mesh, without its memory leak.
+
+    PyBullet (3.2.x) keeps references to the lists it is given (and to the inner lists of
+    lists) and never releases them, so every scene built would stay in memory for good.
+    This measures the references the call added and gives them back.
+    """
+    args = {"vertices": vertices, "indices": indices, "normals": normals, "uvs": uvs}
+    distinct = list({id(v): v for v in args.values()}.values())
+    before = _reference_counts(distinct)
+    shape = p.createVisualShape(p.GEOM_MESH, physicsClientId=client, **args)
+    after = _reference_counts(distinct)
+    for value, (outer_before, inner_before), (outer_after, inner_after) in zip(distinct, before, after):
+        _release(value, outer_after - outer_before)
+        if inner_after > inner_before:
+            for item in value:
+                _release(item, inner_after - inner_before)
+    return shape
+
+
+def _reference_counts(lists: list) -> list[tuple[int, int]]:
+    """Reference counts of each list and of its first element (measured the same way each time)."""
+    counts = []
+    for value in lists:
+        first = sys.getrefcount(value[0]) if value and isinstance(value[0], list) else 0
+        counts.append((sys.getrefcount(value), first))
+    return counts
+
+
+def _release(obj, count: int) -> None:
+    """Drop ``count`` references to ``obj`` that a C extension took and never gave back."""
+    for _ in range(count):
+        ctypes.pythonapi.Py_DecRef(ctypes.py_object(obj))
+
+
 def _mesh_body(client: int, mesh: MeshBuilder, texture: int, position=(0.0, 0.0, 0.0)) -> int:
     """A static, visual-only multibody from a mesh, textured with the palette."""
-    shape = p.createVisualShape(p.GEOM_MESH, vertices=mesh.vertices, indices=mesh.indices, normals=mesh.normals,
-                                uvs=mesh.uvs, physicsClientId=client)
+    shape = create_mesh_shape(client, mesh.vertices, mesh.indices, mesh.normals, mesh.uvs)
     body = p.createMultiBody(0, -1, shape, basePosition=position, physicsClientId=client)
     p.changeVisualShape(body, -1, textureUniqueId=texture, physicsClientId=client)
     return body
