@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -95,10 +96,13 @@ def main() -> None:
             for task in args.tasks for scene in args.scenes for lo in range(0, args.episodes, args.chunk)]
     start = time.perf_counter()
     rows: list[dict] = []
-    with ProcessPoolExecutor(args.workers) as pool:
+    # a fresh process per job: memory held by PyBullet between episodes is returned with it
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=ctx, max_tasks_per_child=1) as pool:
         futures = [pool.submit(fly_cell, s, t, seeds, tuple(args.camera), args.expert) for s, t, seeds in jobs]
-        for f in futures:
+        for k, f in enumerate(futures):
             rows += f.result()
+            print(f"  {k + 1}/{len(futures)} jobs", flush=True)
     cells = {}
     print(f"| task | scene | episodes | success | 95% CI | collisions | time-outs | mean time (s) | min clearance (m) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
