@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadscope
 
 .PHONY: demo test test-all bench install install-dev clean
 

@@ -18,6 +18,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wiring": ("navlnn.commands.wiring", "draw an NCP wiring diagram to a PNG"),
     "scenes": ("navlnn.commands.scenes", "write the PNG gallery of scenes"),
     "collect": ("navlnn.commands.collect", "fly the privileged expert and record (or resume) a dataset"),
+    "show-data": ("navlnn.commands.show_data", "draw demonstrations (labels on frames) and action histograms"),
+    "train": ("navlnn.commands.train", "behaviour cloning of a policy on a dataset (resumes an interrupted run)"),
+    "export": ("navlnn.commands.export", "a trained policy's closed-loop step to ONNX, checked and timed"),
 }
 
 
@@ -51,9 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     command = argv[0]
     if command not in COMMANDS:
         sys.exit(f"navlnn: unknown command '{command}'. Valid commands: {', '.join(COMMANDS)}.")
-    from navlnn.runtime import configure_allocator
+    from navlnn.runtime import configure_process
 
-    configure_allocator()
+    configure_process()
     module = importlib.import_module(COMMANDS[command][0])
     sys.argv = [f"navlnn {command}"] + argv[1:]
     _hydra_entry(command, module.run)()

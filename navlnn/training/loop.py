@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -94,6 +95,10 @@ def _batches(n_items: int, batch_size: int, seed: int, epoch: int, rank: int = 0
 
 
 def _collate(data: WindowDataset, indices: Sequence[int]) -> dict[str, Tensor]:
+    batch_fn = getattr(data, "batch", None)
+    if batch_fn is not None:  # navlnn.data.SequenceWindows: one gather for the whole batch
+        batch = batch_fn(np.asarray(indices, dtype=np.int64))
+        return {"images": batch["image"], "actions": batch["label"], "dt": batch["dt"]}
     items = [data[i] for i in indices]
     return {key: torch.stack([torch.as_tensor(item[key]) for item in items]) for key in ("images", "actions", "dt")}
 

@@ -1,0 +1,71 @@
+"""``navlnn train``: behaviour cloning of a policy on a demonstrations dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from navlnn import tracking
+from navlnn.data.loader import Demonstrations, SequenceWindows
+from navlnn.nn.policy import build_policy
+from navlnn.training.checkpoint import action_space_spec
+from navlnn.training.loop import TrainConfig, fit
+
+TRAIN_KEYS = {f for f in TrainConfig.__dataclass_fields__}
+
+
+def split_episodes(indices: list[int], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """A seeded split of episode indices into train and validation (at least one of each)."""
+    if len(indices) < 2:
+        raise ValueError(f"data: {len(indices)} episode(s); training needs at least 2 (one for validation)")
+    order = np.random.default_rng(seed).permutation(len(indices))
+    n_val = min(len(indices) - 1, max(1, round(val_fraction * len(indices))))
+    val = sorted(indices[i] for i in order[:n_val])
+    train = sorted(indices[i] for i in order[n_val:])
+    return train, val
+
+
+def run(cfg: DictConfig) -> list[Path]:
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    torch.manual_seed(int(cfg.seed))
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    data = Path(str(cfg.data))
+    expect = dict(action_space=action_space_spec())
+    everything = Demonstrations(data, **expect)
+    train_ids, val_ids = split_episodes([int(r["index"]) for r in everything.episodes],
+                                        float(cfg.train.val_fraction), int(cfg.seed))
+    del everything
+    camera = None
+    windows = {}
+    for name, ids in (("train", train_ids), ("val", val_ids)):
+        demos = Demonstrations(data, camera=camera, episodes=ids, **expect)
+        camera = demos.camera
+        windows[name] = SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride))
+    policy = build_policy(cfg.model, camera)
+    print(policy.describe())
+    print(f"data {data}: {len(train_ids)} train / {len(val_ids)} val episodes, "
+          f"{len(windows['train'])} / {len(windows['val'])} windows of {cfg.train.seq_len} frames")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    train_cfg = TrainConfig(seed=int(cfg.seed), **{k: v for k, v in config["train"].items() if k in TRAIN_KEYS})
+    group = cfg.logger.group or ("sweep" if HydraConfig.get().mode.name == "MULTIRUN" else None)
+    tracker = tracking.start({**config["logger"], "group": group}, config, run_dir,
+                             name=f"{cfg.model.name}-seed{cfg.seed}")
+    counts = policy.parameter_counts()
+    try:
+        result = fit(policy, windows["train"], windows["val"], train_cfg, run_dir / "checkpoints",
+                     extra={"run_config": config, "parameters": counts}, log=tracker.log,
+                     progress=bool(cfg.progress))
+        tracker.log_artifact(result.best, f"{cfg.model.name}-seed{cfg.seed}")
+    finally:
+        tracker.finish()
+    summary = run_dir / "train_summary.json"
+    summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), "parameters": counts,
+                                   "best_val_loss": result.best_val_loss, "history": result.history}, indent=2))
+    print(f"best validation loss {result.best_val_loss:.4f}")
+    return [result.best, result.last, summary]

@@ -1,0 +1,77 @@
+"""navlnn train / export end to end on a tiny collected dataset: run, resume, sweep, export, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SMALL = ["model.trunk.channels=[8,8,8,8,8]", "train.seq_len=8", "train.stride=4", "train.batch_size=4",
+         "train.warmup_steps=2", "logger.mode=disabled", "progress=false"]
+
+
+def navlnn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "navlnn.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("train_cli")
+    data = root / "data"
+    result = navlnn("collect", "episodes=4", "workers=1", "progress=false", f"data={data}",
+                    "drone.camera.width=64", "drone.camera.height=36", f"hydra.run.dir={root / 'collect'}", cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return data
+
+
+def test_train_writes_checkpoints_then_resumes_and_exports(dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    args = [f"data={dataset}", "train.epochs=2", *SMALL, f"hydra.run.dir={run_dir}"]
+    first = navlnn("train", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "trunk" in first.stdout and "head" in first.stdout  # parameter counts split
+    summary = json.loads((run_dir / "train_summary.json").read_text())
+    assert len(summary["history"]) == 2 and summary["best_val_loss"] > 0
+    checkpoint = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)
+    assert checkpoint["image_hw"] == [36, 64] and checkpoint["model"]["name"] == "ncp_cfc"
+    longer = navlnn("train", *args[:1], "train.epochs=3", *args[2:], cwd=tmp_path)
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert "resuming from" in longer.stdout and "epoch 3/3" in longer.stdout and "epoch 1/3" not in longer.stdout
+    export = navlnn("export", f"checkpoint={run_dir / 'checkpoints' / 'best.pt'}", "latency_steps=20",
+                    f"hydra.run.dir={tmp_path / 'export'}", cwd=tmp_path)
+    assert export.returncode == 0, export.stderr[-3000:]
+    assert (tmp_path / "export" / "policy.onnx").stat().st_size > 10_000
+    assert "CPU latency per step at batch 1" in export.stdout
+
+
+def test_local_sweep_trains_every_combination(dataset, tmp_path):
+    result = navlnn("train", "-m", f"data={dataset}", "model=ncp_cfc,lstm", "seed=0", "train.epochs=1", *SMALL,
+                    f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("ncp_cfc-seed0", "lstm-seed0"):
+        assert (tmp_path / "sweep" / name / "checkpoints" / "best.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["data=/nonexistent/dataset"], "nonexistent"),
+        (["train.seq_len=100000"], "no episode has 100000 steps"),
+        (["train.loss=l3"], "train.loss: unknown 'l3'"),
+    ],
+)
+def test_bad_train_input_gives_one_clear_message(dataset, tmp_path, args, message):
+    overrides = [f"data={dataset}", *SMALL, *args, f"hydra.run.dir={tmp_path}"]
+    result = navlnn("train", *overrides, cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+
+
+def test_export_of_a_missing_checkpoint_names_it(tmp_path):
+    result = navlnn("export", f"checkpoint={tmp_path / 'nope.pt'}", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    assert result.returncode != 0 and "nope.pt: no such file" in result.stdout + result.stderr
