@@ -256,7 +256,7 @@ class DroneNavEnv(gym.Env):
         for name in ("client", "render_client"):
             cid = getattr(self, name, None)
             if cid is not None and p.isConnected(cid):
-                p.resetSimulation(physicsClientId=cid)  # frees the visual shapes; disconnect alone does not
+                p.resetSimulation(physicsClientId=cid)  # empty the worlds before letting go of them
                 p.disconnect(cid)
             setattr(self, name, None)
         self.quad = None

@@ -87,15 +87,16 @@ class MeshBuilder:
             tri = np.concatenate(self._tris) if self._tris else np.zeros((0, 3, 3))
             normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
             normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-            if self._uv:
-                uv_part = np.array([u for u, _ in self._uv], dtype=float)
-                uv = np.repeat(uv_part, [3 * n for _, n in self._uv], axis=0)
-            else:
-                uv = np.zeros((0, 2))
+            # one list object per colour and per face normal, shared by the vertices that use it
+            # (fewer objects for PyBullet to parse and for create_mesh_shape to look after)
+            slot_uv: dict[tuple[float, float], list[float]] = {}
+            uvs: list = []
+            for u, n in self._uv:
+                uvs.extend([slot_uv.setdefault(u, list(u))] * (3 * n))
             self._built = {
                 "vertices": tri.reshape(-1, 3).tolist(),
-                "normals": np.repeat(normals, 3, axis=0).tolist(),
-                "uvs": uv.tolist(),
+                "normals": [n for n in normals.tolist() for _ in range(3)],
+                "uvs": uvs,
                 "indices": list(range(3 * len(tri))),
             }
         return self._built

@@ -157,3 +157,42 @@ def test_urban_has_buildings_and_no_forest():
         assert obs.boxes[:, 5].max() * 2 > 10  # tall buildings
     finally:
         e.close()
+
+
+def test_mesh_shapes_do_not_keep_the_lists_alive():
+    import sys
+
+    import pybullet as p
+
+    from envs.scene import create_mesh_shape
+
+    cid = p.connect(p.DIRECT)
+    try:
+        verts = np.random.default_rng(0).random((6, 3)).tolist()
+        normals = [[0.0, 0.0, 1.0] for _ in range(6)]
+        uvs = [[0.5, 0.5] for _ in range(6)]
+        indices = list(range(6))
+        lists = [verts, normals, uvs, indices, verts[0], uvs[5]]
+        before = [sys.getrefcount(x) for x in lists]
+        for _ in range(3):
+            assert create_mesh_shape(cid, verts, indices, normals, uvs) >= 0
+        assert [sys.getrefcount(x) for x in lists] == before
+    finally:
+        p.disconnect(cid)
+
+
+def test_resets_do_not_grow_memory():
+    def rss_mb() -> float:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+
+    e = DroneNavEnv(scene={"name": "summer", "layout": {"area_half_size": 18.0}}, camera=SMALL_CAMERA)
+    try:
+        for seed in range(3):
+            e.reset(seed=seed)
+        before = rss_mb()
+        for seed in range(10):
+            e.reset(seed=seed)
+        assert rss_mb() - before < 25  # a leaked scene of this size costs about 10 MB per reset
+    finally:
+        e.close()
