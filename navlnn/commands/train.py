@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -30,7 +32,15 @@ def split_episodes(indices: list[int], val_fraction: float, seed: int) -> tuple[
     return train, val
 
 
+def _init_distributed() -> int:
+    """Join the process group when started by torchrun (gloo on CPU); returns this process's rank."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
 def run(cfg: DictConfig) -> list[Path]:
+    rank = _init_distributed()
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     torch.manual_seed(int(cfg.seed))
@@ -48,14 +58,15 @@ def run(cfg: DictConfig) -> list[Path]:
         camera = demos.camera
         windows[name] = SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride))
     policy = build_policy(cfg.model, camera)
-    print(policy.describe())
-    print(f"data {data}: {len(train_ids)} train / {len(val_ids)} val episodes, "
-          f"{len(windows['train'])} / {len(windows['val'])} windows of {cfg.train.seq_len} frames")
+    if rank == 0:
+        print(policy.describe())
+        print(f"data {data}: {len(train_ids)} train / {len(val_ids)} val episodes, "
+              f"{len(windows['train'])} / {len(windows['val'])} windows of {cfg.train.seq_len} frames")
     config = OmegaConf.to_container(cfg, resolve=True)
     train_cfg = TrainConfig(seed=int(cfg.seed), **{k: v for k, v in config["train"].items() if k in TRAIN_KEYS})
     group = cfg.logger.group or ("sweep" if HydraConfig.get().mode.name == "MULTIRUN" else None)
-    tracker = tracking.start({**config["logger"], "group": group}, config, run_dir,
-                             name=f"{cfg.model.name}-seed{cfg.seed}")
+    logger = {**config["logger"], "group": group} if rank == 0 else {"mode": "disabled"}
+    tracker = tracking.start(logger, config, run_dir, name=f"{cfg.model.name}-seed{cfg.seed}")
     counts = policy.parameter_counts()
     try:
         result = fit(policy, windows["train"], windows["val"], train_cfg, run_dir / "checkpoints",
@@ -64,6 +75,8 @@ def run(cfg: DictConfig) -> list[Path]:
         tracker.log_artifact(result.best, f"{cfg.model.name}-seed{cfg.seed}")
     finally:
         tracker.finish()
+    if rank != 0:
+        return []
     summary = run_dir / "train_summary.json"
     summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), "parameters": counts,
                                    "best_val_loss": result.best_val_loss, "history": result.history}, indent=2))

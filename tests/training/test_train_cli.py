@@ -75,3 +75,14 @@ def test_bad_train_input_gives_one_clear_message(dataset, tmp_path, args, messag
 def test_export_of_a_missing_checkpoint_names_it(tmp_path):
     result = navlnn("export", f"checkpoint={tmp_path / 'nope.pt'}", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert result.returncode != 0 and "nope.pt: no such file" in result.stdout + result.stderr
+
+
+def test_torchrun_two_processes_through_the_cli(dataset, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "navlnn.cli",
+         "train", f"data={dataset}", "train.epochs=1", *SMALL, f"hydra.run.dir={tmp_path / 'ddp'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("best validation loss") == 1  # rank 0 reports, rank 1 stays quiet
+    assert torch.load(tmp_path / "ddp" / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 0
