@@ -172,6 +172,13 @@ def fit(
 
     if last_path.exists():
         state = read_checkpoint(last_path)
+        if state["model"] != policy.config or tuple(state["image_hw"]) != tuple(policy.image_hw):
+            raise ValueError(
+                f"{last_path} was written for model {state['model'].get('name')!r} on a "
+                f"{state['image_hw'][1]}x{state['image_hw'][0]} camera, not for this run's "
+                f"{policy.config.get('name')!r} on {policy.image_hw[1]}x{policy.image_hw[0]}; "
+                f"train into another folder (hydra.run.dir=...) or remove it to start over"
+            )
         policy.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

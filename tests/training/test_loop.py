@@ -73,3 +73,9 @@ def test_augment_is_per_sequence_and_seeded():
     ratio = out.float().sum(dim=(2, 3, 4)) / images.float().sum(dim=(2, 3, 4))  # (B, T)
     assert (ratio.std(dim=1) < 0.01).all()  # one brightness factor per sequence
     assert (ratio[:, 0].max() - ratio[:, 0].min()) > 0.01  # different sequences, different factors
+
+
+def test_resuming_into_a_folder_of_another_model_is_refused(tmp_path):
+    fit(_policy(), Windows(8), Windows(8, seed=1), _cfg(epochs=1), tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"written for model 'ncp_cfc'.*not for this run's 'lstm'"):
+        fit(small_policy(model="lstm"), Windows(8), Windows(8, seed=1), _cfg(epochs=2), tmp_path, progress=False)
