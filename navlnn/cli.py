@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show-data": ("navlnn.commands.show_data", "draw demonstrations (labels on frames) and action histograms"),
     "train": ("navlnn.commands.train", "behaviour cloning of a policy on a dataset (resumes an interrupted run)"),
     "export": ("navlnn.commands.export", "a trained policy's closed-loop step to ONNX, checked and timed"),
+    "eval": ("navlnn.commands.eval", "closed-loop evaluation: checkpoint(s) x scenes x tasks x seeds -> tables, charts"),
 }
 
 

@@ -33,6 +33,25 @@ class Tracker:
         artifact.add_file(str(path))
         self.run.log_artifact(artifact)
 
+    def log_eval(self, summary: list[Mapping[str, Any]], images: list[str | os.PathLike]) -> None:
+        """An evaluation: the summary as a table and its figures as images (keyed by file stem)."""
+        if self.run is None:
+            return
+        import wandb
+
+        columns = list(dict.fromkeys(k for row in summary for k in row))
+        table = wandb.Table(columns=columns, data=[[_cell(row.get(k)) for k in columns] for row in summary])
+        media = {f"eval/{Path(p).stem}": wandb.Image(str(p)) for p in images}
+        self.run.log({"eval/summary": table, **media})
+
+    def log_video(self, key: str, path: str | os.PathLike, fps: float) -> None:
+        """An MP4 file as a W&B video."""
+        if self.run is None:
+            return
+        import wandb
+
+        self.run.log({key: wandb.Video(str(path), fps=int(round(fps)), format="mp4")})
+
     def finish(self) -> None:
         if self.run is not None:
             self.run.finish()
@@ -63,3 +82,12 @@ def start(logger: Mapping[str, Any], config: Mapping[str, Any], run_dir: str | o
         reinit="finish_previous",
     )
     return Tracker(run)
+
+
+def _cell(value: Any) -> Any:
+    """A W&B table cell: lists as text, NaN as None."""
+    if isinstance(value, (list, tuple)):
+        return str([round(v, 4) if isinstance(v, float) else v for v in value])
+    if isinstance(value, float) and value != value:
+        return None
+    return value

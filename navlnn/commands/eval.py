@@ -1,0 +1,49 @@
+"""``navlnn eval``: closed-loop evaluation of checkpoint(s) x scenes x tasks x episodes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from navlnn import tracking
+from navlnn.data.collect import default_workers
+from navlnn.evaluation.evaluate import BadInput, check_env_fits, evaluate, plan, write_report
+
+
+def run(cfg: DictConfig) -> list[Path]:
+    """Fly, measure and write the evaluation report into the run folder; returns its files."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    settings = config["eval"]
+    try:
+        scenes = config["scenes"]
+        if config.get("scene"):  # scene=<name> selected the config group: that one scene
+            scene = config["scene"]
+            scenes = ["+".join([scene["name"], *(scene.get("modifiers") or [])])]
+        tasks = [config["task"]] if config.get("task") else config["tasks"]
+        the_plan = plan(config["checkpoint"], scenes, tasks, int(cfg.episodes), int(cfg.seed),
+                        config["drone"], config.get("expert"), settings.get("stress") or {},
+                        bool(cfg.match_camera), bool(settings["reference_expert"]))
+        check_env_fits(the_plan)
+    except BadInput as exc:
+        sys.exit(f"navlnn eval: {exc}")
+    workers = default_workers() if cfg.workers is None else int(cfg.workers)
+    cells = len(the_plan.models) * len(the_plan.scenes) * len(the_plan.tasks)
+    print(f"evaluating {len(the_plan.models)} checkpoint(s) x {len(the_plan.scenes)} scene(s) x "
+          f"{len(the_plan.tasks)} task(s) x {len(the_plan.seeds)} episodes = {cells * len(the_plan.seeds)} episodes "
+          f"on {workers} worker(s); stress: {the_plan.stress}")
+    level = float(settings["level"])
+    result = evaluate(the_plan, workers, bool(cfg.progress), level, int(settings["bootstrap_resamples"]),
+                      int(settings["bootstrap_seed"]))
+    written = write_report(result, run_dir, level, int(settings["plot_episodes"]), int(settings["plot_columns"]),
+                           int(settings["dpi"]), settings=config)
+    print((run_dir / "summary.md").read_text())
+    tracker = tracking.start(config["logger"], config, run_dir, name=f"eval-{'-'.join(m.label for m in the_plan.models)}")
+    try:
+        tracker.log_eval(result.summary, [p for p in written if p.suffix == ".png"])
+    finally:
+        tracker.finish()
+    return written

@@ -1,0 +1,138 @@
+"""Closed-loop metrics: per episode, and aggregated with 95% confidence intervals.
+
+Per episode (:func:`episode_metrics`): the outcome flags, time to target, path length (also
+relative to the expert's path on the same seed), final distance to the approach point, minimum
+obstacle clearance and command roughness (mean squared rate of change of the executed command,
+in normalised action units per second, squared: lower is smoother).
+
+Aggregates (:func:`aggregate`): rates with Wilson score intervals, means with percentile
+bootstrap intervals (seeded, so the same episodes give the same intervals).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from statistics import NormalDist
+from typing import Any, Optional
+
+import numpy as np
+
+from navlnn.evaluation.runner import OUTCOMES, Episode
+
+RATES = ("success", "collision", "out_of_bounds", "timeout")
+MEANS = ("time_to_target_s", "path_length_m", "path_ratio", "final_distance_m", "min_clearance_m",
+         "command_roughness")
+
+
+def path_length(pos_world: np.ndarray) -> float:
+    """Length (m) of a polyline ``(N, 3)``."""
+    pos = np.asarray(pos_world, float)
+    return float(np.linalg.norm(np.diff(pos, axis=0), axis=1).sum()) if len(pos) > 1 else 0.0
+
+
+def command_roughness(actions: np.ndarray, dt: float | np.ndarray) -> float:
+    """Mean over steps of ``|a_t - a_(t-1)|^2 / dt^2``: the mean squared rate of change of the command.
+
+    ``dt``: the time between commands (s), one number or one per step. NaN for fewer than 2 commands.
+    """
+    a = np.asarray(actions, float)
+    if len(a) < 2:
+        return math.nan
+    dt = np.broadcast_to(np.asarray(dt, float), (len(a),))[1:]
+    rate = np.diff(a, axis=0) / dt[:, None]
+    return float(np.mean(np.sum(rate**2, axis=1)))
+
+
+def episode_metrics(episode: Episode, expert_path_m: Optional[float] = None) -> dict[str, Any]:
+    """The metrics of one episode (``expert_path_m``: the expert's path length on the same seed, if flown)."""
+    if episode.outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {episode.outcome!r} (valid: {', '.join(OUTCOMES)})")
+    length = path_length(episode.pos_world)
+    success = episode.outcome == "success"
+    ratio = math.nan
+    if success and expert_path_m is not None and expert_path_m > 0:
+        ratio = length / float(expert_path_m)
+    clearance = np.asarray(episode.clearance, float)
+    return {
+        "outcome": episode.outcome,
+        "success": success,
+        "collision": episode.outcome == "collision",
+        "out_of_bounds": episode.outcome == "out_of_bounds",
+        "timeout": episode.outcome == "timeout",
+        "steps": episode.steps,
+        "duration_s": float(episode.time_s[-1]),
+        "time_to_target_s": float(episode.time_s[-1]) if success else math.nan,
+        "path_length_m": length,
+        "expert_path_length_m": math.nan if expert_path_m is None else float(expert_path_m),
+        "path_ratio": ratio,
+        "final_distance_m": float(episode.distance_to_approach[-1]),
+        "min_clearance_m": float(clearance.min()) if len(clearance) else math.nan,
+        "command_roughness": command_roughness(episode.action, episode.env_dt),
+        "targets_reached": int(episode.targets_reached),
+        "targets": int(episode.targets),
+        "frames_dropped": int((~np.asarray(episode.frame_used, bool)).sum()) if np.any(episode.frame_used) else 0,
+    }
+
+
+def _z(level: float) -> float:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence level must be in (0, 1), got {level}")
+    return NormalDist().inv_cdf(0.5 + level / 2.0)
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial rate; ``(nan, nan)`` for ``n == 0``."""
+    if n < 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return (math.nan, math.nan)
+    z = _z(level)
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def bootstrap_interval(values: Sequence[float], level: float = 0.95, resamples: int = 2000,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (NaNs dropped); ``(nan, nan)`` if empty, the value if one."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], float)
+    _z(level)
+    if len(x) == 0:
+        return (math.nan, math.nan)
+    if len(x) == 1 or np.all(x == x[0]):
+        return (float(x[0]), float(x[0]))
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(int(resamples), len(x)))].mean(axis=1)
+    lo, hi = np.quantile(means, [0.5 - level / 2.0, 0.5 + level / 2.0])
+    return (float(lo), float(hi))
+
+
+def aggregate(rows: Iterable[Mapping[str, Any]], keys: Sequence[str] = ("model", "scene", "task"),
+              level: float = 0.95, resamples: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
+    """One summary row per distinct ``keys`` (in first-seen order) over per-episode metric rows.
+
+    Rates: ``<name>_rate`` and ``<name>_ci95`` (Wilson). Means: ``<name>`` and ``<name>_ci95``
+    (bootstrap; time to target and path ratio over successful episodes only).
+    """
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    suffix = f"_ci{round(level * 100)}"
+    out = []
+    for key, members in groups.items():
+        n = len(members)
+        summary: dict[str, Any] = dict(zip(keys, key))
+        summary["episodes"] = n
+        for name in RATES:
+            k = sum(bool(r[name]) for r in members)
+            summary[f"{name}_rate"] = k / n
+            summary[f"{name}{suffix}"] = list(wilson_interval(k, n, level))
+        for name in MEANS:
+            values = [float(r[name]) for r in members if r.get(name) is not None and np.isfinite(float(r[name]))]
+            summary[name] = float(np.mean(values)) if values else math.nan
+            summary[f"{name}{suffix}"] = list(bootstrap_interval(values, level, resamples, seed))
+        out.append(summary)
+    return out
