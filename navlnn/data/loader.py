@@ -241,8 +241,9 @@ class SequenceWindows:
         ids = np.asarray(ids, dtype=np.int64)
         demos = self.demos
         if demos.in_memory:
-            rows = self._global_start[ids][:, None] + self._steps
-            return {name: arr[rows] for name, arr in demos.arrays.items()}
+            rows = (self._global_start[ids][:, None] + self._steps).ravel()
+            return {name: np.take(arr, rows, axis=0).reshape(len(ids), self.length, *arr.shape[1:])
+                    for name, arr in demos.arrays.items()}
         out: dict[str, list] = {name: [] for name in demos.fields}
         for k, start in self.index[ids]:
             arrays = demos.episode(int(k))
