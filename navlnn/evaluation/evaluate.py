@@ -102,7 +102,8 @@ def _model(path: str, image_hw_env: Optional[tuple[int, int]]) -> Model:
     try:
         payload = read_checkpoint(path)
     except (FileNotFoundError, ValueError) as exc:
-        raise BadInput(str(exc)) from None
+        lines = str(exc).strip().splitlines()  # torch's unpickling errors run over many lines
+        raise BadInput(lines[0] + (" ...)" if len(lines) > 1 else "")) from None
     hw = tuple(int(v) for v in payload.get("image_hw", ()))
     if len(hw) != 2:
         raise BadInput(f"checkpoint {path}: no camera size recorded (image_hw); it was not written by navlnn train")
