@@ -10,6 +10,15 @@ from omegaconf import DictConfig, OmegaConf
 from navlnn.data.collect import CollectSpec, collect
 
 
+def scene_tag(name: str, modifiers) -> str:
+    """``summer`` or ``summer+fog``: the scene with its modifiers, for run-folder names."""
+    return "+".join([str(name), *(str(m) for m in (modifiers or []))])
+
+
+# used by conf/collect.yaml's run folder (registered when the command is loaded)
+OmegaConf.register_new_resolver("scene_tag", scene_tag, replace=True)
+
+
 def spec_from_config(cfg: DictConfig) -> CollectSpec:
     """The content-deciding part of the collect config."""
     def plain(node):
