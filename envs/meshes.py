@@ -97,7 +97,7 @@ class MeshBuilder:
                 "vertices": tri.reshape(-1, 3).tolist(),
                 "normals": [n for n in normals.tolist() for _ in range(3)],
                 "uvs": uvs,
-                "indices": list(range(3 * len(tri))),
+                "indices": index_range(3 * len(tri)),
             }
         return self._built
 
@@ -208,3 +208,17 @@ def _cone_faces(sides: int, base: bool) -> np.ndarray:
 
 # fixed jitter patterns for blobs (deterministic, shared by every scene)
 _JITTER = np.random.default_rng(12345).uniform(-1.0, 1.0, size=(64, len(_ICO_V), 1))
+
+
+_INDICES: list[int] = []
+
+
+def index_range(n: int) -> list[int]:
+    """``list(range(n))`` made of long-lived int objects.
+
+    PyBullet's ``createVisualShape`` keeps a reference to every index it reads; with these
+    shared ints that costs nothing, where fresh ints would stay in memory for good.
+    """
+    if n > len(_INDICES):
+        _INDICES.extend(range(len(_INDICES), max(n, 2 * len(_INDICES))))
+    return _INDICES[:n]
