@@ -25,14 +25,12 @@ from navlnn.data.format import (
     ACTION_NAMES,
     ACTION_UNITS,
     EPISODES_DIR,
-    FIELDS,
     FORMAT,
     FORMAT_VERSION,
     IMAGE_CODECS,
     MANIFEST,
     DatasetError,
     code_version,
-    episode_path,
     field_schema,
     read_meta,
     remove_temporaries,
@@ -193,7 +191,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _existing(folder: Path, spec: CollectSpec, episodes: int, overwrite: bool, log: Callable[[str], None]) -> dict[int, dict]:
+def _existing(folder: Path, spec: CollectSpec, overwrite: bool, log: Callable[[str], None]) -> dict[int, dict]:
     """Valid episodes already in ``folder`` (for resuming); stops on a dataset of another spec."""
     fingerprint = spec.fingerprint()
     manifest_path = folder / MANIFEST
@@ -301,7 +299,7 @@ def collect(spec: CollectSpec, folder: Path, episodes: int, workers: int | None 
     (folder / EPISODES_DIR).mkdir(parents=True, exist_ok=True)
     for path in remove_temporaries(folder):
         log(f"removed the half-written '{path.name}' of an interrupted run")
-    metas = _existing(folder, spec, episodes, overwrite, log)
+    metas = _existing(folder, spec, overwrite, log)
     todo = [i for i in range(episodes) if i not in metas]
     if metas:
         log(f"resuming: {len([i for i in metas if i < episodes])} of {episodes} episodes already in '{folder}'")
@@ -374,4 +372,4 @@ def _tick(bar, metas: Mapping[int, dict], index: int) -> None:
     bar.update(1)
 
 
-__all__ = ["CollectSpec", "EpisodeMaker", "collect", "episode_plan", "build_manifest", "default_workers", "FIELDS"]
+__all__ = ["CollectSpec", "EpisodeMaker", "collect", "episode_plan", "build_manifest", "default_workers"]
