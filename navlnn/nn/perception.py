@@ -70,3 +70,47 @@ class ConvTrunk(nn.Module):
                 f"{tuple(images.shape)}; the policy was built for a {self.image_hw[1]}x{self.image_hw[0]} camera"
             )
         return self.project(self.convs(self.normalise(images)))
+
+
+@torch.no_grad()
+def visual_backprop(trunk: ConvTrunk, images: Tensor) -> Tensor:
+    """VisualBackProp saliency (Bojarski et al., 2016) of ``trunk`` for ``uint8 (N, H, W, 3)`` frames.
+
+    The feature maps after each convolution's activation are averaged over channels; starting
+    from the deepest, the map is scaled up to the previous layer's size by a transposed
+    convolution with the layer's kernel size and stride (weights all ones) and multiplied with that
+    layer's averaged map, down to the input. Returns ``(N, H, W)`` float maps, each scaled to
+    ``[0, 1]`` (all zeros where a frame has no salient pixel).
+    """
+    if images.dim() != 4 or tuple(images.shape[1:]) != (*trunk.image_hw, 3):
+        raise ValueError(f"images: expected (N, {trunk.image_hw[0]}, {trunk.image_hw[1]}, 3) uint8 frames, "
+                         f"got {tuple(images.shape)}")
+    x = trunk.normalise(images)
+    sizes = [tuple(x.shape[-2:])]
+    convs: list[nn.Conv2d] = []
+    averaged: list[Tensor] = []
+    for layer in trunk.convs:
+        x = layer(x)
+        if isinstance(layer, nn.Conv2d):
+            convs.append(layer)
+        else:  # the activation after a convolution
+            averaged.append(x.mean(dim=1, keepdim=True).clamp_min(0.0))
+            sizes.append(tuple(x.shape[-2:]))
+    mask = averaged[-1]
+    for i in range(len(convs) - 1, -1, -1):
+        conv = convs[i]
+        k, s, p = conv.kernel_size, conv.stride, conv.padding
+        target = sizes[i]
+        extra = [target[d] - ((mask.shape[-2 + d] - 1) * s[d] - 2 * p[d] + k[d]) for d in range(2)]
+        pad = [min(max(e, 0), s[d] - 1) for d, e in enumerate(extra)]
+        ones = mask.new_ones(1, 1, *k)
+        mask = nn.functional.conv_transpose2d(mask, ones, stride=s, padding=p, output_padding=tuple(pad))
+        if tuple(mask.shape[-2:]) != target:
+            mask = nn.functional.interpolate(mask, size=target, mode="bilinear", align_corners=False)
+        if i > 0:
+            mask = mask * averaged[i - 1]
+    mask = mask[:, 0]
+    low = mask.flatten(1).min(1).values.view(-1, 1, 1)
+    high = mask.flatten(1).max(1).values.view(-1, 1, 1)
+    span = high - low
+    return torch.where(span > 0, (mask - low) / span.clamp_min(torch.finfo(mask.dtype).tiny), torch.zeros_like(mask))
