@@ -7,7 +7,6 @@ huge triangles with the TinyRenderer, whose cost grows with each triangle's scre
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 

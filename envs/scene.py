@@ -120,8 +120,11 @@ class Scene:
     and the analytic obstacles."""
 
     def __init__(self, client: int, cfg: dict, obstacles: Obstacles, chunks: list[Chunk], ground: Ground,
-                 palette: Palette, texture_dir: Path):
+                 palette: Palette, texture_dir: Path, extra_bodies: dict[str, int] | None = None,
+                 triangles: int = 0):
         self.client = client
+        self.extra_bodies = dict(extra_bodies or {})
+        self._triangles = triangles
         self.cfg = cfg
         self.obstacles = obstacles
         self.chunks = chunks
@@ -247,10 +250,8 @@ class SceneBuilder:
                                 (len(meshes.near), len(meshes.far))))
             triangles += len(meshes.near)
         extra_bodies = {name: _mesh_body(client, mesh, tex) for name, mesh in (extra or {}).items()}
-        scene = Scene(client, cfg, obstacles.freeze(), chunks, ground, palette, self.texture_dir)
-        scene.extra_bodies = extra_bodies
-        scene._triangles = triangles + sum(len(m) for m in (extra or {}).values())
-        return scene
+        return Scene(client, cfg, obstacles.freeze(), chunks, ground, palette, self.texture_dir, extra_bodies,
+                     triangles + sum(len(m) for m in (extra or {}).values()))
 
 
 @dataclass
