@@ -37,7 +37,7 @@ def run(cfg: DictConfig) -> list[Path]:
           f"on {workers} worker(s); stress: {the_plan.stress}")
     level = float(settings["level"])
     result = evaluate(the_plan, workers, bool(cfg.progress), level, int(settings["bootstrap_resamples"]),
-                      int(settings["bootstrap_seed"]))
+                      int(settings["bootstrap_seed"]), cache=run_dir / "episodes")
     written = write_report(result, run_dir, level, int(settings["plot_episodes"]), int(settings["plot_columns"]),
                            int(settings["dpi"]), settings=config)
     print((run_dir / "summary.md").read_text())

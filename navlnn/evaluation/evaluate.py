@@ -24,7 +24,18 @@ import numpy as np
 
 from navlnn.data.collect import SEED_BITS
 from navlnn.evaluation.metrics import aggregate, episode_metrics
-from navlnn.evaluation.runner import CheckpointPolicy, EnvFactory, Episode, ExpertFactory, FlyOptions, Job, run_jobs
+from navlnn.evaluation.runner import (
+    CheckpointPolicy,
+    EnvFactory,
+    Episode,
+    ExpertFactory,
+    FlyOptions,
+    Job,
+    job_key,
+    load_episode,
+    run_jobs,
+    save_episode,
+)
 from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
 
 EVAL_SEED_OFFSET = 2**SEED_BITS
@@ -198,8 +209,12 @@ class Result:
 
 
 def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float = 0.95, resamples: int = 2000,
-             bootstrap_seed: int = 0) -> Result:
-    """Fly the plan (the expert's reference flights first in each scene x task) and compute the metrics."""
+             bootstrap_seed: int = 0, cache: Optional[Path] = None, log=print) -> Result:
+    """Fly the plan (the expert's reference flights first in each scene x task) and compute the metrics.
+
+    With ``cache`` (a folder), every finished episode is saved there as it comes, and episodes
+    already there are not flown again: an interrupted evaluation resumes where it stopped.
+    """
     options = FlyOptions(perturb=plan_.perturb, timing=plan_.timing)
     expert_options = FlyOptions(expert=ExpertFactory.of(plan_.expert), beta=1.0)
     jobs: list[Job] = []
@@ -217,7 +232,29 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
                                                         ("task", task_name(task)),
                                                         ("episode", i)))
                          for i, s in enumerate(plan_.seeds)]
-    flown = run_jobs(jobs, workers, progress, desc="eval")
+    flown: list[Optional[Episode]] = [None] * len(jobs)
+    keys = [job_key(job) for job in jobs]
+    if cache is not None:
+        cache = Path(cache)
+        cache.mkdir(parents=True, exist_ok=True)
+        for i, key in enumerate(keys):
+            path = cache / f"{key}.npz"
+            if path.is_file():
+                try:
+                    flown[i] = load_episode(path)
+                except (OSError, ValueError, KeyError, TypeError):
+                    path.unlink()  # half-written or stale: fly it again
+        found = sum(e is not None for e in flown)
+        if found:
+            log(f"resuming: {found} of {len(jobs)} episodes already flown in '{cache}'")
+    todo = [i for i, e in enumerate(flown) if e is None]
+
+    def keep(k: int, episode: Episode) -> None:
+        if cache is not None:
+            save_episode(cache / f"{keys[todo[k]]}.npz", episode)
+
+    for k, episode in enumerate(run_jobs([jobs[i] for i in todo], workers, progress, on_result=keep, desc="eval")):
+        flown[todo[k]] = episode
     references = {(e.tags["scene"], e.tags["task"], e.seed): e for e in flown if e.tags["kind"] == "expert"}
     episodes = [e for e in flown if e.tags["kind"] == "policy"]
     rows = []

@@ -14,13 +14,14 @@ recorded at every visited state, and the executed command is the expert's with p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 import numpy as np
@@ -408,6 +409,39 @@ def run(policy_factory: Optional[Callable[[], Any]], env_factory: Callable[[], A
     ``workers > 1``. Returns the episodes in the order of ``seeds``, the same for any ``workers``.
     """
     return run_jobs([Job(policy_factory, env_factory, int(s), options) for s in seeds], workers, progress)
+
+
+def job_key(job: Job) -> str:
+    """A short hash of everything that decides a job's episode (a checkpoint's file size and time included)."""
+    stamp = ""
+    path = getattr(job.policy, "path", None)
+    if path is not None and os.path.exists(path):
+        st = os.stat(path)
+        stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    text = repr((job.policy, job.env, int(job.seed), job.options, tuple(job.tags), stamp))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def save_episode(path: str | os.PathLike, episode: Episode) -> None:
+    """Write an episode as ``.npz`` (arrays, plus its scalars and tags as JSON), atomically."""
+    arrays, meta = {}, {}
+    for f in fields(Episode):
+        value = getattr(episode, f.name)
+        if isinstance(value, np.ndarray):
+            arrays[f.name] = value
+        elif value is not None:
+            meta[f.name] = value
+    tmp = f"{os.fspath(path)}.tmp.npz"
+    np.savez_compressed(tmp, _meta=np.array(json.dumps(meta, default=_plain_json)), **arrays)
+    os.replace(tmp, path)
+
+
+def load_episode(path: str | os.PathLike) -> Episode:
+    """Read an episode written by :func:`save_episode`."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["_meta"]))
+        arrays = {k: data[k] for k in data.files if k != "_meta"}
+    return Episode(**meta, **arrays)
 
 
 def _bar(total: int, enabled: bool, desc: str):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _tiny import tiny_policy
 
@@ -57,33 +58,76 @@ def other_camera(tmp_path_factory) -> Path:
     return save_checkpoint(tmp_path_factory.mktemp("cam") / "wide.pt", tiny_policy(hw=(40, 72)))
 
 
+@pytest.mark.parametrize("args,message", [
+    (["checkpoint=/nonexistent/nope.pt"], "nope.pt: no such file"),
+    (["scenes=[summer,mars]"], "unknown scene 'mars'. Valid scenes: summer, fall, winter"),
+])
+def test_bad_input_stops_the_command_with_one_clear_message(args, message, checkpoint, tmp_path):
+    result = navlnn("eval", f"checkpoint={checkpoint}", *args, *SHORT, *FAST, f"hydra.run.dir={tmp_path / 'run'}",
+                    cwd=tmp_path)
+    assert result.returncode != 0
+    assert "navlnn eval: " in result.stderr and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2, result.stderr
+
+
 @pytest.mark.parametrize("case,message", [
     ("missing", "nope.pt: no such file"),
     ("scene", "unknown scene 'mars'. Valid scenes: summer, fall, winter"),
+    ("modifier", "unknown scene modifier 'rain'. Valid modifiers:"),
     ("task", "unknown task 'orbit'. Valid tasks:"),
     ("camera", "trained for a 72x40 camera, the env gives 64x36"),
     ("not_a_checkpoint", "not a readable navlnn checkpoint"),
     ("actions", "action space"),
+    ("stress", "stress.image.blur must be >= 0"),
 ])
-def test_bad_input_stops_with_one_clear_message(case, message, checkpoint, other_camera, tmp_path):
-    args = {"missing": [f"checkpoint={tmp_path / 'nope.pt'}"],
-            "scene": [f"checkpoint={checkpoint}", "scenes=[summer,mars]"],
-            "task": [f"checkpoint={checkpoint}", "tasks=[orbit]"],
-            "camera": [f"checkpoint={other_camera}", "match_camera=false", "drone.camera.width=64",
-                       "drone.camera.height=36"]}
-    if case == "not_a_checkpoint":
-        bad = tmp_path / "notes.pt"
-        bad.write_text("not a checkpoint")
-        args[case] = [f"checkpoint={bad}"]
-    if case == "actions":
+def test_bad_input_gives_one_clear_message(case, message, checkpoint, other_camera, tmp_path):
+    from _tiny import CAMERA
+
+    from navlnn.evaluation.evaluate import BadInput, check_env_fits, plan
+
+    kwargs = {"checkpoints": str(checkpoint), "scenes": ["summer"], "tasks": ["fly_to_target"], "episodes": 1, "seed": 0,
+              "drone": {"name": "cf2x", "camera": CAMERA}, "expert": None, "stress": {}}
+    if case == "missing":
+        kwargs["checkpoints"] = str(tmp_path / "nope.pt")
+    elif case == "scene":
+        kwargs["scenes"] = ["summer", "mars"]
+    elif case == "modifier":
+        kwargs["scenes"] = ["winter+rain"]
+    elif case == "task":
+        kwargs["tasks"] = ["orbit"]
+    elif case == "camera":
+        kwargs.update(checkpoints=str(other_camera), match_camera=False)
+    elif case == "not_a_checkpoint":
+        (tmp_path / "notes.pt").write_text("not a checkpoint")
+        kwargs["checkpoints"] = str(tmp_path / "notes.pt")
+    elif case == "actions":
         import torch
 
         payload = torch.load(checkpoint, weights_only=True)
         payload["action_space"] = {"names": ["vx", "vy"], "low": [-1.0, -1.0], "high": [1.0, 1.0]}
         torch.save(payload, tmp_path / "two_actions.pt")
-        args[case] = [f"checkpoint={tmp_path / 'two_actions.pt'}"]
-    short = [] if case == "task" else SHORT
-    result = navlnn("eval", *args[case], *short, *FAST, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2, result.stderr
+        kwargs["checkpoints"] = str(tmp_path / "two_actions.pt")
+    elif case == "stress":
+        kwargs["stress"] = {"image": {"blur": -1}}
+    with pytest.raises(BadInput) as info:
+        check_env_fits(plan(**kwargs))
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_interrupted_evaluation_resumes_from_saved_episodes(checkpoint, tmp_path):
+    from _tiny import CAMERA, SHORT_TASK
+
+    from navlnn.evaluation.evaluate import evaluate, plan
+
+    the_plan = plan(str(checkpoint), ["summer"], [SHORT_TASK], 2, 0, {"name": "cf2x", "camera": CAMERA}, None, {})
+    messages: list[str] = []
+    first = evaluate(the_plan, cache=tmp_path / "episodes", log=messages.append)
+    saved = sorted((tmp_path / "episodes").glob("*.npz"))
+    assert len(saved) == 4 and not messages  # 2 policy + 2 expert reference episodes
+    saved[0].unlink()  # as if interrupted before the last one
+    second = evaluate(the_plan, cache=tmp_path / "episodes", log=messages.append)
+    assert messages == [f"resuming: 3 of 4 episodes already flown in '{tmp_path / 'episodes'}'"]
+    assert [r["outcome"] for r in second.rows] == [r["outcome"] for r in first.rows]
+    for a, b in zip(first.episodes, second.episodes):
+        np.testing.assert_array_equal(a.pos_world, b.pos_world)
+        assert a.tags == b.tags
