@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("navlnn.commands.collect", "fly the privileged expert and record (or resume) a dataset"),
     "show-data": ("navlnn.commands.show_data", "draw demonstrations (labels on frames) and action histograms"),
     "train": ("navlnn.commands.train", "behaviour cloning of a policy on a dataset (resumes an interrupted run)"),
+    "dagger": ("navlnn.commands.dagger", "DAgger rounds: fly the policy, label with the expert, retrain"),
     "export": ("navlnn.commands.export", "a trained policy's closed-loop step to ONNX, checked and timed"),
     "eval": ("navlnn.commands.eval", "closed-loop evaluation: checkpoint(s) x scenes x tasks x seeds -> tables, charts"),
     "video": ("navlnn.commands.video", "MP4 of closed-loop episodes: onboard view with saliency, chase view, map, traces"),

@@ -38,7 +38,7 @@ from navlnn.data.format import (
     write_episode,
     write_manifest,
 )
-from navlnn.data.rollout import InjectedNoise, NoiseParams, record_episode, widened
+from navlnn.data.rollout import InjectedNoise, NoiseParams, PolicyPilot, record_episode, widened
 
 ENV_ID = "DroneNav-v0"
 SEED_BITS = 31
@@ -116,6 +116,7 @@ class EpisodeMaker:
         self._expert_cls = Expert
         self._envs: dict[str, Any] = {}
         self._experts: dict[str, Any] = {}
+        self._policy: Any = None
 
     def _env(self, kind: str):
         if kind not in self._envs:
@@ -133,7 +134,7 @@ class EpisodeMaker:
         if plan["noise"]:
             noise = InjectedNoise(NoiseParams.from_config(self.spec.noise), plan["rng"], float(env.dt),
                                   plan["noise_magnitude"])
-        arrays, summary = record_episode(env, expert, plan["env_seed"], noise)
+        arrays, summary = record_episode(env, expert, plan["env_seed"], noise, self._pilot(plan["rng"]))
         meta = {
             "index": int(index), "seed": plan["env_seed"], "rng": [int(self.spec.seed), int(index)],
             "scene": env.scene.name, "task": env.task.name, "start": plan["start"],
@@ -145,6 +146,24 @@ class EpisodeMaker:
         meta["bytes"] = path.stat().st_size
         meta["raw_image_bytes"] = int(arrays["image"].nbytes)
         return meta
+
+    def _pilot(self, rng: np.random.Generator) -> PolicyPilot | None:
+        """DAgger rounds (``extra.dagger``: checkpoint and beta) share control with a trained policy."""
+        dagger = self.spec.extra.get("dagger")
+        if not dagger:
+            return None
+        if self._policy is None:
+            import torch
+
+            from navlnn.training.checkpoint import load_policy
+
+            torch.set_num_threads(1)
+            env, _ = self._env("task")
+            self._policy = load_policy(dagger["checkpoint"], env.observation_space.shape[:2]
+                                       if not hasattr(env.observation_space, "spaces")
+                                       else env.observation_space["image"].shape[:2])
+            self._policy.eval()
+        return PolicyPilot(self._policy, float(dagger["beta"]), rng)
 
     def env_facts(self) -> dict:
         """Camera size, action space and timing of the env, for the manifest."""

@@ -43,7 +43,8 @@ FIELDS: dict[str, tuple[str, tuple, str, str]] = {
     "image": ("uint8", ("H", "W", 3), "", "onboard camera frame, RGB"),
     "label": ("float32", (4,), "normalised", "the expert's action at this frame (the training target), [-1, 1]"),
     "action": ("float32", (4,), "normalised", "the action executed: the label plus injected noise, clipped"),
-    "noise_on": ("bool", (), "", "True where noise was injected into the executed action"),
+    "noise_on": ("bool", (), "", "True where the executed action was not the label: injected noise, or the "
+                                 "policy's action in a DAgger round"),
     "dt": ("float32", (), "s", "simulated time of the step"),
     "time": ("float32", (), "s", "time since the episode start, at the frame"),
     "reward": ("float32", (), "", "env reward of the step"),

@@ -106,14 +106,41 @@ class InjectedNoise:
         return (self.state * gain if on else np.zeros(4)), on
 
 
-def record_episode(env, expert, seed: int, noise: InjectedNoise | None) -> tuple[dict[str, np.ndarray], dict]:
-    """Fly one episode with ``expert`` (perturbed by ``noise``); the per-step arrays and a summary.
+class PolicyPilot:
+    """DAgger's pilot: at each step the expert's label with probability ``beta``, else the policy's action.
+
+    The policy sees every frame (its state is carried whoever flies); the label recorded is always
+    the expert's, so the data teach the expert's response in the states the policy visits.
+    """
+
+    def __init__(self, policy, beta: float, rng: np.random.Generator):
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        self.policy, self.beta, self.rng = policy, float(beta), rng
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def __call__(self, image: np.ndarray, label: np.ndarray, dt: float) -> tuple[np.ndarray, bool]:
+        """The executed action and whether it is the policy's (not the label)."""
+        action = np.asarray(self.policy.act(image, dt), dtype=np.float32)
+        if self.rng.random() < self.beta:
+            return label, False
+        return action, True
+
+
+def record_episode(env, expert, seed: int, noise: InjectedNoise | None,
+                   pilot: PolicyPilot | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Fly one episode with ``expert`` (perturbed by ``noise``, or sharing control with a
+    ``pilot``); the per-step arrays and a summary.
 
     Row ``t`` of every array describes the frame before action ``t``; the final frame (after the
     last action) has no label and is not recorded.
     """
     obs, info = env.reset(seed=seed)
     expert.reset()
+    if pilot is not None:
+        pilot.reset()
     rows: dict[str, list] = {k: [] for k in _ROW_KEYS}
     dt = float(env.unwrapped.dt)
     terminated = truncated = False
@@ -121,12 +148,14 @@ def record_episode(env, expert, seed: int, noise: InjectedNoise | None) -> tuple
     min_clear = math.inf
     while not (terminated or truncated):
         label = expert.act(info)
-        if noise is not None:
+        image = obs["image"] if isinstance(obs, Mapping) else obs
+        if pilot is not None:
+            action, on = pilot(image, label, dt)
+        elif noise is not None:
             delta, on = noise()
             action = np.clip(label + delta, -1.0, 1.0).astype(np.float32)
         else:
             action, on = label, False
-        image = obs["image"] if isinstance(obs, Mapping) else obs
         _append(rows, image, label, action, on, dt, info)
         prev = info["drone"]["pos_world"]
         obs, reward, terminated, truncated, info = env.step(action)

@@ -86,3 +86,25 @@ def test_torchrun_two_processes_through_the_cli(dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("best validation loss") == 1  # rank 0 reports, rank 1 stays quiet
     assert torch.load(tmp_path / "ddp" / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 0
+
+
+def test_dagger_round_flies_the_policy_and_relabels_with_the_expert(dataset, tmp_path):
+    run_dir = tmp_path / "dagger"
+    args = ["dagger", f"data={dataset}", "rounds=1", "episodes_per_round=2", "workers=1", "beta.initial=0.5",
+            "train.epochs=1", *SMALL, f"hydra.run.dir={run_dir}"]
+    result = navlnn(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "dagger_summary.json").read_text())
+    assert [r["round"] for r in summary["rounds"]] == [0, 1] and summary["rounds"][1]["beta"] == 0.5
+    manifest = json.loads((run_dir / "round1" / "data" / "manifest.json").read_text())
+    assert manifest["spec"]["extra"]["dagger"]["checkpoint"].endswith("round0/checkpoints/best.pt")
+    import numpy as np
+
+    for row in manifest["episodes"]:
+        with np.load(run_dir / "round1" / "data" / row["file"]) as episode:
+            policy_share = episode["noise_on"].mean()
+            assert 0.2 < policy_share < 0.8  # about half the steps flown by the policy (beta = 0.5)
+            assert np.abs(episode["label"]).max() <= 1.0
+    assert summary["rounds"][1]["train_windows"] > summary["rounds"][0]["train_windows"]
+    again = navlnn(*args, cwd=tmp_path)  # everything on disk: resumes without new work
+    assert again.returncode == 0 and "resuming from" in again.stdout
