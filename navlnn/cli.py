@@ -15,6 +15,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 # command -> (module, help). Each module defines run(cfg) -> list[Path].
 COMMANDS: dict[str, tuple[str, str]] = {
+    "pipeline": ("navlnn.commands.pipeline", "the main job: collect -> train -> eval -> video on a small default"),
     "wiring": ("navlnn.commands.wiring", "draw an NCP wiring diagram to a PNG"),
     "scenes": ("navlnn.commands.scenes", "write the PNG gallery of scenes"),
     "collect": ("navlnn.commands.collect", "fly the privileged expert and record (or resume) a dataset"),

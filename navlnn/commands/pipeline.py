@@ -1,0 +1,79 @@
+"""``navlnn pipeline``: collect -> train -> eval -> video, each stage its own resumable navlnn command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+STAGES = ("collect", "train", "eval", "video")
+
+
+def _listing(values) -> str:
+    return "[" + ",".join(str(v) for v in values) + "]"
+
+
+def stage_commands(cfg: DictConfig, run_dir: Path) -> dict[str, list[str]]:
+    """The navlnn command line of every stage (each writes into ``run_dir/<stage>``)."""
+    data = run_dir / "collect" / "data"
+    checkpoint = run_dir / "train" / "checkpoints" / "best.pt"
+    workers = [] if cfg.workers is None else [f"workers={cfg.workers}"]
+    logger = f"logger.mode={cfg.logger_mode}"
+    extra = OmegaConf.to_container(cfg.overrides, resolve=True)
+    return {
+        "collect": ["collect", f"scene={cfg.scene}", f"task={cfg.task}", f"episodes={cfg.episodes}",
+                    f"seed={cfg.seed}", f"data={data}", *workers, *extra["collect"]],
+        "train": ["train", f"data={data}", f"model={cfg.model}", f"seed={cfg.seed}", f"train.epochs={cfg.epochs}",
+                  logger, *extra["train"]],
+        "eval": ["eval", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.eval.scenes)}", f"tasks=[{cfg.task}]",
+                 f"episodes={cfg.eval.episodes}", f"seed={cfg.seed}", logger, *workers, *extra["eval"]],
+        "video": ["video", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.video.scenes)}", f"tasks=[{cfg.task}]",
+                  f"episodes={cfg.video.episodes}", f"seed={cfg.seed}", logger, *extra["video"]],
+    }
+
+
+def _run_stage(name: str, args: list[str], folder: Path) -> list[str]:
+    """Run one stage, streaming its output; returns the paths it reported; raises naming the stage on failure."""
+    command = [sys.executable, "-m", "navlnn.cli", *args, f"hydra.run.dir={folder}"]
+    print(f"\n=== {name}: navlnn {' '.join(args)}", flush=True)
+    started = time.perf_counter()
+    tail: deque[str] = deque(maxlen=40)
+    written: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        reading_paths = False
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            tail.append(line)
+            if line.startswith("wrote:"):
+                reading_paths = True
+            elif reading_paths and line.startswith("  "):
+                written.append(line.strip())
+    if proc.returncode != 0:
+        raise RuntimeError(f"pipeline stage '{name}' failed (exit {proc.returncode}); its last lines:\n"
+                           + "".join(tail) + f"\nfix the cause and run the same command again to resume")
+    print(f"=== {name} done in {time.perf_counter() - started:.0f} s", flush=True)
+    return written
+
+
+def run(cfg: DictConfig) -> list[Path]:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    commands = stage_commands(cfg, run_dir)
+    started = time.perf_counter()
+    timings = {}
+    for name in STAGES:
+        t0 = time.perf_counter()
+        _run_stage(name, commands[name], run_dir / name)
+        timings[name] = time.perf_counter() - t0
+    table = run_dir / "eval" / "summary.md"
+    chart = run_dir / "eval" / "success.png"
+    videos = sorted((run_dir / "video").glob("*.mp4"))
+    print(f"\npipeline finished in {(time.perf_counter() - started) / 60:.1f} min "
+          f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})")
+    if table.exists():
+        print("\n" + table.read_text())
+    return [table, chart, *videos, run_dir / "train" / "checkpoints" / "best.pt"]
