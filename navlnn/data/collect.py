@@ -57,7 +57,7 @@ class CollectSpec:
     start: dict
     seed: int
     image_codec: str = "npz"
-    jpeg_quality: int = 95
+    jpeg_quality: int = 90
     extra: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:

@@ -148,7 +148,10 @@ def encode_images(images: np.ndarray, codec: str, jpeg_quality: int) -> dict[str
 
         blobs = []
         for frame in images:
-            ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+            # full-resolution colour (4:4:4): the default 4:2:0 smears the small red target
+            ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]),
+                                   [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality,
+                                    cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
             if not ok:
                 raise RuntimeError("JPEG encoding failed")
             blobs.append(buf.ravel())
@@ -160,7 +163,7 @@ def encode_images(images: np.ndarray, codec: str, jpeg_quality: int) -> dict[str
 
 
 def write_episode(folder: Path, index: int, arrays: Mapping[str, np.ndarray], meta: Mapping,
-                  codec: str = "npz", jpeg_quality: int = 95) -> Path:
+                  codec: str = "npz", jpeg_quality: int = 90) -> Path:
     """Write one episode atomically; ``arrays`` holds every field of :data:`FIELDS`."""
     missing = [k for k in FIELDS if k not in arrays]
     unknown = [k for k in arrays if k not in FIELDS]

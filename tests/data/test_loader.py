@@ -181,10 +181,10 @@ def test_jpeg_dataset_reads_like_the_lossless_one(tmp_path):
     from navlnn.data.collect import collect
 
     collect(tiny_spec(), tmp_path / "npz", 1, workers=1, progress=False, log=quiet)
-    manifest = collect(tiny_spec(image_codec="jpeg", jpeg_quality=95), tmp_path / "jpeg", 1, workers=1,
+    manifest = collect(tiny_spec(image_codec="jpeg", jpeg_quality=90), tmp_path / "jpeg", 1, workers=1,
                        progress=False, log=quiet)
     assert manifest["image_codec"] == "jpeg" and "stored_as" in manifest["fields"]["image"]
     exact, lossy = Demonstrations(tmp_path / "npz"), Demonstrations(tmp_path / "jpeg")
     assert np.array_equal(exact.arrays["label"], lossy.arrays["label"])
     assert exact.arrays["image"].shape == lossy.arrays["image"].shape
-    assert np.abs(exact.arrays["image"].astype(int) - lossy.arrays["image"]).mean() < 4
+    assert np.abs(exact.arrays["image"].astype(int) - lossy.arrays["image"]).mean() < 6  # a colour swap gives tens
