@@ -62,7 +62,10 @@ class CollectSpec:
 
     def fingerprint(self) -> str:
         """Short hash of the spec: datasets (and episodes) with equal fingerprints are interchangeable."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        content = asdict(self)
+        if self.image_codec != "jpeg":  # the quality of a codec not used changes nothing
+            content.pop("jpeg_quality")
+        text = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def check(self) -> None:
