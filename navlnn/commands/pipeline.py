@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 STAGES = ("collect", "train", "eval", "video")
+TAIL_BYTES = 6000  # output of a failed stage repeated in the error
 
 
 def _listing(values) -> str:
@@ -37,27 +37,22 @@ def stage_commands(cfg: DictConfig, run_dir: Path) -> dict[str, list[str]]:
     }
 
 
-def _run_stage(name: str, args: list[str], folder: Path) -> list[str]:
-    """Run one stage, streaming its output; returns the paths it reported; raises naming the stage on failure."""
+def _run_stage(name: str, args: list[str], folder: Path) -> None:
+    """Run one stage with its output passed through as is (progress bars included); raises naming the
+    stage, with its last output, on failure."""
     command = [sys.executable, "-m", "navlnn.cli", *args, f"hydra.run.dir={folder}"]
     print(f"\n=== {name}: navlnn {' '.join(args)}", flush=True)
     started = time.perf_counter()
-    tail: deque[str] = deque(maxlen=40)
-    written: list[str] = []
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
-        reading_paths = False
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            tail.append(line)
-            if line.startswith("wrote:"):
-                reading_paths = True
-            elif reading_paths and line.startswith("  "):
-                written.append(line.strip())
+    tail = bytearray()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        while chunk := proc.stdout.read1(4096):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            tail = (tail + chunk)[-TAIL_BYTES:]
     if proc.returncode != 0:
-        raise RuntimeError(f"pipeline stage '{name}' failed (exit {proc.returncode}); its last lines:\n"
-                           + "".join(tail) + f"\nfix the cause and run the same command again to resume")
+        raise RuntimeError(f"pipeline stage '{name}' failed (exit {proc.returncode}); its last output:\n"
+                           + tail.decode(errors="replace") + "\nfix the cause and run the same command again to resume")
     print(f"=== {name} done in {time.perf_counter() - started:.0f} s", flush=True)
-    return written
 
 
 def run(cfg: DictConfig) -> list[Path]:
