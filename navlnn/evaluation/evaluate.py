@@ -23,7 +23,7 @@ from typing import Any, Optional
 import numpy as np
 
 from navlnn.data.collect import SEED_BITS
-from navlnn.evaluation.metrics import aggregate, episode_metrics
+from navlnn.evaluation.metrics import aggregate, episode_metrics, path_length
 from navlnn.evaluation.runner import (
     CheckpointPolicy,
     EnvFactory,
@@ -262,8 +262,6 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
         ref = references.get((ep.tags["scene"], ep.tags["task"], ep.seed))
         expert_path = None
         if ref is not None and ref.success:
-            from navlnn.evaluation.metrics import path_length
-
             expert_path = path_length(ref.pos_world)
         row = {"model": ep.tags["model"], "scene": ep.tags["scene"], "task": ep.tags["task"], "stress": plan_.stress,
                "episode": ep.tags["episode"], "seed": ep.seed, "checkpoint": ep.tags["checkpoint"],
