@@ -29,11 +29,10 @@ $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-torch
 install: $(VENV)/.stamp-install
 install-dev: $(VENV)/.stamp-dev
 
-# The main job. For now: the liquid controller's circuit picture and its speed against the
-# ncps reference (which is why it installs the dev extra); later, collect -> train -> eval -> video.
-demo: $(VENV)/.stamp-dev
-	$(VENV)/bin/navlnn wiring hydra.run.dir=outputs/demo
-	$(PY) experiments/bench_liquid.py --quick
+# The main job: collect expert demonstrations in summer, train a liquid (NCP CfC) policy, evaluate it
+# in closed loop in summer and winter, and write a video (about 10-15 minutes on 2 cores).
+demo: $(VENV)/.stamp-install
+	$(VENV)/bin/navlnn pipeline hydra.run.dir=outputs/demo
 
 test: $(VENV)/.stamp-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -29,7 +29,7 @@ def stage_commands(cfg: DictConfig, run_dir: Path) -> dict[str, list[str]]:
         "collect": ["collect", f"scene={cfg.scene}", f"task={cfg.task}", f"episodes={cfg.episodes}",
                     f"seed={cfg.seed}", f"data={data}", *workers, *extra["collect"]],
         "train": ["train", f"data={data}", f"model={cfg.model}", f"seed={cfg.seed}", f"train.epochs={cfg.epochs}",
-                  logger, *extra["train"]],
+                  f"train.stride={cfg.train_stride}", logger, *extra["train"]],
         "eval": ["eval", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.eval.scenes)}", f"tasks=[{cfg.task}]",
                  f"episodes={cfg.eval.episodes}", f"seed={cfg.seed}", logger, *workers, *extra["eval"]],
         "video": ["video", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.video.scenes)}", f"tasks=[{cfg.task}]",
