@@ -340,13 +340,15 @@ def markdown_table(summary: Sequence[Mapping[str, Any]], ci: str = "ci95") -> st
 
 def write_report(result: Result, folder: Path, level: float = 0.95, plot_episodes: int = 6, plot_columns: int = 3,
                  dpi: int = 120, settings: Optional[Mapping] = None) -> list[Path]:
-    """Write episodes.csv, summary.json/.csv/.md, success.png, trajectories/*.png and eval.json into ``folder``."""
+    """Write episodes.csv/.json, summary.json/.csv/.md, success.png, trajectories/*.png and eval.json into ``folder``."""
     from navlnn.evaluation.plots import success_chart, trajectory_grid
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     ci = f"ci{round(level * 100)}"
     written = [write_csv(folder / "episodes.csv", result.rows)]
+    (folder / "episodes.json").write_text(json.dumps(_clean(result.rows), indent=1) + "\n")
+    written.append(folder / "episodes.json")
     (folder / "summary.json").write_text(json.dumps(_clean(result.summary), indent=2) + "\n")
     written.append(folder / "summary.json")
     written.append(write_csv(folder / "summary.csv", result.summary))

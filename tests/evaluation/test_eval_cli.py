@@ -36,6 +36,9 @@ def test_eval_writes_the_output_contract(checkpoint, tmp_path):
     assert all(int(r["seed"]) >= 2**31 for r in episodes)  # never a collection seed
     assert {r["seed"] for r in episodes if r["scene"] == "summer"} == {r["seed"] for r in episodes if r["scene"] != "summer"}
     assert all(r["stress"] == "brightness=0.2;drop=0.2" for r in episodes)
+    as_json = json.loads((run_dir / "episodes.json").read_text())
+    assert [(r["scene"], r["seed"], r["outcome"]) for r in as_json] == [(r["scene"], int(r["seed"]), r["outcome"])
+                                                                          for r in episodes]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert [(s["model"], s["scene"], s["task"], s["episodes"]) for s in summary] == [
         ("ncp_cfc", "summer", "fly_to_target", 2), ("ncp_cfc", "winter+fog", "fly_to_target", 2)]
