@@ -37,6 +37,9 @@ class Policy(nn.Module):
         self.action_dim = int(action_dim)
         self.image_hw = trunk.image_hw
         self.config = dict(config)
+        # the head predicts standardised actions; training sets these from the data (navlnn.training.loop)
+        self.register_buffer("action_mean", torch.zeros(self.action_dim))
+        self.register_buffer("action_std", torch.ones(self.action_dim))
         self._state: Optional[Tensor] = None
 
     @property
@@ -55,12 +58,14 @@ class Policy(nn.Module):
         if tuple(dt.shape) != (batch, steps):
             raise ValueError(f"dt: expected shape ({batch}, {steps}) seconds per frame, got {tuple(dt.shape)}")
         features = self.trunk(images.flatten(0, 1)).view(batch, steps, -1)
-        return self.head(features, dt.to(features.dtype), state)
+        actions, state = self.head(features, dt.to(features.dtype), state)
+        return torch.addcmul(self.action_mean, actions, self.action_std), state
 
     def step(self, image: Tensor, state: Optional[Tensor], dt: Tensor) -> tuple[Tensor, Tensor]:
         """``uint8 (B, H, W, 3)``, ``state (B, S)`` or None, ``dt (B,)`` or ``(B, 1)`` -> ``(action, state)``."""
         features = self.trunk(image)
-        return self.head.step(features, dt.reshape(-1).to(features.dtype), state)
+        actions, state = self.head.step(features, dt.reshape(-1).to(features.dtype), state)
+        return torch.addcmul(self.action_mean, actions, self.action_std), state
 
     def reset(self) -> None:
         """Forget the carried state: call at the start of every episode."""

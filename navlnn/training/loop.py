@@ -50,6 +50,9 @@ class TrainConfig:
     huber_delta: float = 0.2
     seed: int = 0
     log_every: int = 10
+    standardize_actions: bool = True  # learn each action dimension in units of its spread in the data
+    action_scale_stds: float = 3.0    # the unit: this many standard deviations (bounded heads reach +-1 there)
+    min_action_std: float = 0.05
     augment: dict = field(default_factory=lambda: {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3,
                                                    "noise_std": 4.0})
 
@@ -116,6 +119,27 @@ def _schedule(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
 
 
 @torch.no_grad()
+def action_statistics(data: WindowDataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+    """Per-dimension mean and standard deviation of the labels of all windows."""
+    total, total_sq, count = 0.0, 0.0, 0
+    for start in range(0, len(data), batch_size):
+        actions = _collate(data, range(start, min(len(data), start + batch_size)))["actions"].double()
+        flat = actions.reshape(-1, actions.shape[-1])
+        total = total + flat.sum(0)
+        total_sq = total_sq + flat.square().sum(0)
+        count += flat.shape[0]
+    mean = total / count
+    std = (total_sq / count - mean.square()).clamp_min(0).sqrt()
+    return mean.float(), std.float()
+
+
+def _standardized(loss_fn: Callable[[Tensor, Tensor], Tensor], policy: Policy) -> Callable[[Tensor, Tensor], Tensor]:
+    """The loss in units of each action dimension's spread (so small but important commands count)."""
+    return lambda pred, target: loss_fn((pred - policy.action_mean) / policy.action_std,
+                                        (target - policy.action_mean) / policy.action_std)
+
+
+@torch.no_grad()
 def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: Callable[[Tensor, Tensor], Tensor]) -> float:
     """Mean loss over all windows of ``data`` (no augmentation)."""
     policy.eval()
@@ -162,7 +186,7 @@ def fit(
                          "collect more episodes or shorten train.seq_len")
     checkpoint_dir = Path(checkpoint_dir)
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
-    loss_fn = _loss_fn(cfg)
+    loss_fn = _standardized(_loss_fn(cfg), policy)
     augment = ImageAugment(**cfg.augment)
     model: nn.Module = DistributedDataParallel(policy) if world > 1 else policy
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -186,6 +210,10 @@ def fit(
         start_epoch, best_val, history = state["epoch"] + 1, state["best_val_loss"], list(state["history"])
         if rank == 0:
             print(f"resuming from {last_path} after epoch {state['epoch'] + 1}/{cfg.epochs}")
+    elif cfg.standardize_actions:
+        mean, std = action_statistics(train_data)
+        policy.action_mean.copy_(mean)
+        policy.action_std.copy_((cfg.action_scale_stds * std).clamp_min(cfg.min_action_std))
 
     policy.train()
     end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)

@@ -79,3 +79,19 @@ def test_resuming_into_a_folder_of_another_model_is_refused(tmp_path):
     fit(_policy(), Windows(8), Windows(8, seed=1), _cfg(epochs=1), tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"written for model 'ncp_cfc'.*not for this run's 'lstm'"):
         fit(small_policy(model="lstm"), Windows(8), Windows(8, seed=1), _cfg(epochs=2), tmp_path, progress=False)
+
+
+def test_actions_are_learned_in_units_of_their_spread(tmp_path):
+    data = Windows(16)
+    policy = _policy()
+    fit(policy, data, Windows(8, seed=1), _cfg(epochs=1), tmp_path, progress=False)
+    labels = data.targets.reshape(-1, 4)
+    torch.testing.assert_close(policy.action_mean, labels.mean(0), atol=1e-5, rtol=0)
+    expected = (3.0 * labels.std(0, unbiased=False)).clamp_min(0.05)
+    torch.testing.assert_close(policy.action_std, expected, atol=1e-5, rtol=1e-5)
+    assert policy.action_std[1:].eq(0.05).all()  # constant dimensions get the floor, not a division by zero
+    with torch.no_grad():  # the stored statistics travel with the checkpoint and map outputs back
+        reloaded = load_policy(tmp_path / "last.pt")
+        images = data.images[:2]
+        torch.testing.assert_close(reloaded(images, torch.full((2, 4), 1 / 15))[0],
+                                   policy(images, torch.full((2, 4), 1 / 15))[0])
