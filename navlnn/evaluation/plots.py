@@ -14,6 +14,18 @@ OUTCOME_MARKERS = {"success": ("o", "tab:green"), "collision": ("X", "tab:red"),
                    "out_of_bounds": ("s", "tab:purple"), "timeout": ("D", "tab:orange")}
 
 
+def box_corners(x: float, y: float, half_x: float, half_y: float, yaw: float) -> np.ndarray:
+    """The 4 corners ``(4, 2)`` of a box footprint (centre, half extents, yaw about z)."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    local = np.array([[-half_x, -half_y], [half_x, -half_y], [half_x, half_y], [-half_x, half_y]])
+    return local @ np.array([[c, s], [-s, c]]) + np.array([x, y])
+
+
+def round_obstacles(episode: Episode) -> np.ndarray:
+    """The footprints ``(N, 3)`` of the round obstacles (the boxes are drawn as boxes)."""
+    return episode.obstacles[: len(episode.obstacles) - len(episode.obstacle_boxes)]
+
+
 def _plt():
     import matplotlib
 
@@ -74,9 +86,11 @@ def trajectory_panel(ax, episodes: Mapping[str, Episode], reference: Episode | N
     side = float(max(hi - lo))
     centre = (lo + hi) / 2
     lo, hi = centre - side / 2, centre + side / 2
-    for x, y, r in first.obstacles:
+    for x, y, r in round_obstacles(first):
         if lo[0] - r <= x <= hi[0] + r and lo[1] - r <= y <= hi[1] + r:
             ax.add_patch(mpatches.Circle((x, y), r, color="0.55", alpha=0.35, lw=0))
+    for box in first.obstacle_boxes:
+        ax.add_patch(mpatches.Polygon(box_corners(*box), closed=True, color="0.45", alpha=0.5, lw=0))
     tx, ty = first.target_pos_world[-1, :2]
     yaw = float(first.target_yaw[-1])
     ax.plot([tx - 0.5 * math.sin(yaw), tx + 0.5 * math.sin(yaw)], [ty + 0.5 * math.cos(yaw), ty - 0.5 * math.cos(yaw)],

@@ -67,6 +67,8 @@ class Episode:
     chase: Optional[np.ndarray] = None  # (T+1, h, w, 3) uint8, the chase camera (render=True)
     policy_state: Optional[np.ndarray] = None  # (T, S) the policy's state after each step
     obstacles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3) x, y, reach
+    obstacle_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))  # (M, 5) x, y, half x, half y, yaw:
+    # the last M rows of ``obstacles`` are these boxes (buildings), the others round (trees, posts, rocks)
     targets_reached: int = 0
     targets: int = 1
     tags: dict = field(default_factory=dict)  # passed through from the job (model, stress, ...)
@@ -285,6 +287,7 @@ def fly(policy, env, seed: int, *, expert=None, beta: float = 0.0, rng: Optional
         chase=np.stack(chase) if render and chase and chase[0] is not None else None,
         policy_state=np.stack(acts["policy_state"]) if acts["policy_state"] else None,
         obstacles=base.scene.obstacles.footprints().astype(np.float32),
+        obstacle_boxes=np.asarray(base.scene.obstacles.boxes, float).reshape(-1, 7)[:, [0, 1, 3, 4, 6]].astype(np.float32),
         targets_reached=int(info["target"]["index"]) + int(bool(info["is_success"])),
         targets=int(info["target"]["count"]),
     )

@@ -22,6 +22,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from navlnn.evaluation.plots import box_corners, round_obstacles
 from navlnn.evaluation.runner import Episode
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -108,12 +109,16 @@ class TopDownMap:
         self.size = size
         self.scale = size / side  # px per m
         img = np.full((size, size, 3), (46, 58, 48), np.uint8)
-        for x, y, r in episode.obstacles:
-            if abs(x - self.centre[0]) - r < side / 2 and abs(y - self.centre[1]) - r < side / 2:
-                cv2.circle(img, self.px((x, y)), max(1, int(r * self.scale)), (78, 104, 80), -1, cv2.LINE_AA)
-        for x, y, r in episode.obstacles:  # outlines on top, so overlapping canopies stay readable
-            if abs(x - self.centre[0]) - r < side / 2 and abs(y - self.centre[1]) - r < side / 2:
-                cv2.circle(img, self.px((x, y)), max(1, int(r * self.scale)), (110, 140, 112), 1, cv2.LINE_AA)
+        round_ = [(x, y, r) for x, y, r in round_obstacles(episode)
+                  if abs(x - self.centre[0]) - r < side / 2 and abs(y - self.centre[1]) - r < side / 2]
+        for x, y, r in round_:
+            cv2.circle(img, self.px((x, y)), max(1, int(r * self.scale)), (78, 104, 80), -1, cv2.LINE_AA)
+        for x, y, r in round_:  # outlines on top, so overlapping canopies stay readable
+            cv2.circle(img, self.px((x, y)), max(1, int(r * self.scale)), (110, 140, 112), 1, cv2.LINE_AA)
+        for box in episode.obstacle_boxes:
+            corners = np.array([self.px(c) for c in box_corners(*box)], np.int32)
+            cv2.fillPoly(img, [corners], (92, 96, 104), cv2.LINE_AA)
+            cv2.polylines(img, [corners], True, (140, 146, 156), 1, cv2.LINE_AA)
         self.background = img
         self.episode = episode
         self._grid_m = _nice_step(side / 4)
@@ -282,7 +287,8 @@ def episode_frames(episode: Episode, saliency: Optional[np.ndarray], title: str,
         s = lw.font_scale
         _text(frame, "onboard camera + VisualBackProp saliency" if saliency is not None else "onboard camera",
               (10, lw.header + 20), s, box=True)
-        _text(frame, "chase camera", (half_w + 10, lw.header + 20), s, box=True)
+        if episode.chase is not None:
+            _text(frame, "chase camera", (half_w + 10, lw.header + 20), s, box=True)
         _text(frame, "top view", (10, y + 20), s, box=True)
         t = float(episode.time_s[min(step, len(episode.time_s) - 1)])
         _text(frame, title, (10, 23), 1.1 * s)
