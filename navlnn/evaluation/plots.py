@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from navlnn.evaluation.runner import Episode
 
+CHARS_PER_COLUMN = 60  # title characters per line per panel column (8 pt)
 OUTCOME_MARKERS = {"success": ("o", "tab:green"), "collision": ("X", "tab:red"),
                    "out_of_bounds": ("s", "tab:purple"), "timeout": ("D", "tab:orange")}
 
@@ -128,8 +130,9 @@ def trajectory_grid(path: Path, seeds: Sequence[int], episodes: Mapping[int, Map
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncol=min(6, len(handles)), fontsize=8)
-    fig.suptitle(f"{title} (top view; start ^, sign red, approach zone dotted; end: o success, X collision, "
-                 f"D time-out, s out of bounds)", fontsize=8)
+    note = (f"{title} (top view; start ^, sign red, approach zone dotted; end: o success, X collision, "
+            f"D time-out, s out of bounds)")
+    fig.suptitle(textwrap.fill(note, width=int(CHARS_PER_COLUMN * cols)), fontsize=8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
