@@ -8,6 +8,7 @@ This package stands alone: it never imports ``navlnn``. ``import envs`` register
 from gymnasium.envs.registration import register, registry
 
 from envs.drone_nav import DroneNavEnv
+from envs.expert import Expert
 from envs.scene import modifier_names, scene_names
 from envs.tasks import task_names
 
@@ -16,4 +17,4 @@ MAX_EPISODE_STEPS = 2000  # a bound above every task's own time limit (which tru
 if "DroneNav-v0" not in registry:
     register(id="DroneNav-v0", entry_point="envs.drone_nav:DroneNavEnv", max_episode_steps=MAX_EPISODE_STEPS)
 
-__all__ = ["DroneNavEnv", "scene_names", "modifier_names", "task_names"]
+__all__ = ["DroneNavEnv", "Expert", "scene_names", "modifier_names", "task_names"]

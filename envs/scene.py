@@ -76,6 +76,8 @@ def resolve_scene(scene: str | Mapping = "summer", modifiers: Sequence[str] | st
         overlay = load("scene/modifier", mod)
         overlay.pop("name", None)
         cfg = deep_update(cfg, overlay)
+    if isinstance(overrides.get("layout"), str):  # a layout named in the mapping (Hydra leaves the name)
+        overrides["layout"] = load("scene/layout", overrides["layout"])
     cfg = deep_update(cfg, overrides)
     cfg["modifiers"] = mods
     cfg["full_name"] = SCENE_SEPARATOR.join([cfg["name"], *mods])

@@ -14,4 +14,4 @@ def run(cfg: DictConfig) -> list[Path]:
     """Render each scene's first frame (onboard and chase) and write them as one PNG."""
     scenes = list(cfg.scenes) if cfg.scenes else None
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    return [write_gallery(out_dir / cfg.output, scenes=scenes, task=str(cfg.task), seed=int(cfg.seed))]
+    return [write_gallery(out_dir / cfg.output, scenes=scenes, task=str(cfg.task.name), seed=int(cfg.seed))]

@@ -196,3 +196,19 @@ def test_resets_do_not_grow_memory():
         assert rss_mb() - before < 25  # a leaked scene of this size costs about 10 MB per reset
     finally:
         e.close()
+
+
+def test_scene_mapping_with_a_named_layout_resolves_the_layout():
+    """Hydra passes a scene group as a mapping whose layout is still a name."""
+    from envs.scene import resolve_scene
+
+    cfg = resolve_scene({"name": "winter", "layout": "forest"}, ["fog"])
+    assert isinstance(cfg["layout"], dict) and cfg["full_name"] == "winter+fog"
+    assert cfg["layout"] == resolve_scene("winter")["layout"]
+
+
+def test_expert_is_exported_at_package_level():
+    import envs
+    from envs.expert import Expert
+
+    assert envs.Expert is Expert
