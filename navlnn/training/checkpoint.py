@@ -77,8 +77,12 @@ def load_policy(path: str | os.PathLike, image_hw: Optional[tuple[int, int]] = N
     if payload["action_space"] != action_space_spec():
         raise ValueError(f"checkpoint {path}: action space {payload['action_space']} is not navlnn's {action_space_spec()}")
     policy = build_policy(payload["model"], stored_hw, action_dim=len(payload["action_space"]["names"]))
+    state_dict = dict(payload["state_dict"])
+    # checkpoints from before actions were standardised learned them unscaled: mean 0, scale 1
+    state_dict.setdefault("action_mean", policy.action_mean.clone())
+    state_dict.setdefault("action_std", policy.action_std.clone())
     try:
-        policy.load_state_dict(payload["state_dict"])
+        policy.load_state_dict(state_dict)
     except (RuntimeError, ValueError) as exc:
         raise ValueError(f"checkpoint {path}: weights do not fit its own model config ({exc})") from exc
     return policy

@@ -95,3 +95,14 @@ def test_actions_are_learned_in_units_of_their_spread(tmp_path):
         images = data.images[:2]
         torch.testing.assert_close(reloaded(images, torch.full((2, 4), 1 / 15))[0],
                                    policy(images, torch.full((2, 4), 1 / 15))[0])
+
+
+def test_checkpoints_without_action_statistics_still_load(tmp_path):
+    result = fit(_policy(), Windows(8), Windows(8, seed=1), _cfg(epochs=1, standardize_actions=False), tmp_path,
+                 progress=False)
+    payload = torch.load(result.last, weights_only=True)
+    for key in ("action_mean", "action_std"):
+        del payload["state_dict"][key]
+    torch.save(payload, tmp_path / "old.pt")
+    policy = load_policy(tmp_path / "old.pt")
+    assert policy.action_mean.eq(0).all() and policy.action_std.eq(1).all()
