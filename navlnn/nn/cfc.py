@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from navlnn.nn import kernels
 from navlnn.nn.recurrences import CfCRecurrence
-from navlnn.nn.sequence import MixedMemory, param_versions, prepare_inputs, xavier_bound
+from navlnn.nn.sequence import MixedMemory, check_same_wiring, param_versions, prepare_inputs, xavier_bound
 from navlnn.nn.wirings import Wiring
 
 MODES = ("default", "pure", "no_gate")
@@ -222,16 +222,7 @@ class CfC(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
         if self.wired:
-            for name in ("adjacency", "sensory_adjacency"):
-                key = prefix + name
-                if key in state_dict:
-                    theirs, ours = state_dict[key], getattr(self, name)
-                    if theirs.shape != ours.shape or not torch.equal(theirs.to(ours.dtype), ours):
-                        raise ValueError(
-                            f"{key}: this state_dict was saved from a CfC with a different wiring "
-                            f"({tuple(theirs.shape)} vs {tuple(ours.shape)}, or other synapses); rebuild the module "
-                            f"with the checkpoint's wiring (navlnn.nn.wiring_from_dict) before loading"
-                        )
+            check_same_wiring(self, state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
     # ------------------------------------------------------------------ maths

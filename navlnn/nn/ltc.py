@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from navlnn.nn import kernels
 from navlnn.nn.recurrences import LTCRecurrence
-from navlnn.nn.sequence import MixedMemory, param_versions, prepare_inputs
+from navlnn.nn.sequence import MixedMemory, check_same_wiring, param_versions, prepare_inputs
 from navlnn.nn.wirings import FullyConnected, Wiring
 
 MAPPINGS = ("affine", "linear", "none")
@@ -159,16 +159,7 @@ class LTC(nn.Module):
         self.register_buffer("syn_gather", gather, persistent=False)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
-        for name in ("adjacency", "sensory_adjacency"):
-            key = prefix + name
-            if key in state_dict:
-                theirs, ours = state_dict[key], getattr(self, name)
-                if theirs.shape != ours.shape or not torch.equal(theirs.to(ours.dtype), ours):
-                    raise ValueError(
-                        f"{key}: this state_dict was saved from an LTC with a different wiring "
-                        f"({tuple(theirs.shape)} vs {tuple(ours.shape)}, or other synapses); rebuild the module "
-                        f"with the checkpoint's wiring (navlnn.nn.wiring_from_dict) before loading"
-                    )
+        check_same_wiring(self, state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
     def _positive(self, x: Tensor) -> Tensor:

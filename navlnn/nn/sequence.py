@@ -101,6 +101,24 @@ class MixedMemory(nn.Module):
         return new_h, new_c
 
 
+def check_same_wiring(module: nn.Module, state_dict: dict, prefix: str) -> None:
+    """Raise a clear ``ValueError`` if ``state_dict`` holds another circuit's adjacency than ``module``.
+
+    Called from a wired module's ``_load_from_state_dict``; the adjacency buffers are persistent so
+    that a checkpoint carries the circuit its weights belong to.
+    """
+    for name in ("adjacency", "sensory_adjacency"):
+        key = prefix + name
+        if key in state_dict:
+            theirs, ours = state_dict[key], getattr(module, name)
+            if theirs.shape != ours.shape or not torch.equal(theirs.to(ours.dtype), ours):
+                raise ValueError(
+                    f"{key}: this state_dict was saved from a {type(module).__name__} with a different wiring "
+                    f"({tuple(theirs.shape)} vs {tuple(ours.shape)}, or other synapses); rebuild the module "
+                    f"with the checkpoint's wiring (navlnn.nn.wiring_from_dict) before loading"
+                )
+
+
 def xavier_bound(fan_in: int, fan_out: int) -> float:
     """The bound of ``torch.nn.init.xavier_uniform_`` for a ``fan_out x fan_in`` matrix."""
     return math.sqrt(6.0 / float(fan_in + fan_out))
