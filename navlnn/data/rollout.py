@@ -106,6 +106,17 @@ class InjectedNoise:
         return (self.state * gain if on else np.zeros(4)), on
 
 
+def episode_outcome(info: Mapping) -> str:
+    """How an episode ended, from its last ``info``: success, collision, out_of_bounds or timeout."""
+    if info["is_success"]:
+        return "success"
+    if info["collision"]:
+        return "collision"
+    if info["out_of_bounds"]:
+        return "out_of_bounds"
+    return "timeout"
+
+
 class PolicyPilot:
     """DAgger's pilot: at each step the expert's label with probability ``beta``, else the policy's action.
 
@@ -163,14 +174,7 @@ def record_episode(env, expert, seed: int, noise: InjectedNoise | None,
         path += float(np.linalg.norm(info["drone"]["pos_world"] - prev))
         min_clear = min(min_clear, float(info["nearest_obstacle_distance"]))
     arrays = {k: np.asarray(v) for k, v in rows.items()}
-    if info["is_success"]:
-        outcome = "success"
-    elif info["collision"]:
-        outcome = "collision"
-    elif info["out_of_bounds"]:
-        outcome = "out_of_bounds"
-    else:
-        outcome = "timeout"
+    outcome = episode_outcome(info)
     steps = len(arrays["label"])
     summary = {
         "steps": steps,

@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from navlnn.data.rollout import episode_outcome
 from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
 
 ENV_ID = "DroneNav-v0"
@@ -266,14 +267,7 @@ def fly(policy, env, seed: int, *, expert=None, beta: float = 0.0, rng: Optional
         obs, _, terminated, truncated, info = env.step(action)
         keep_state(info)
 
-    if info["is_success"]:
-        outcome = "success"
-    elif info["collision"]:
-        outcome = "collision"
-    elif info["out_of_bounds"]:
-        outcome = "out_of_bounds"
-    else:
-        outcome = "timeout"
+    outcome = episode_outcome(info)
     arr = {k: np.asarray(v) for k, v in states.items()}
     return Episode(
         seed=int(seed), scene=str(base.scene_cfg["full_name"]), task=str(base.task.name), outcome=outcome,
