@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from navlnn.nn import kernels
 from navlnn.nn.recurrences import CfCRecurrence
-from navlnn.nn.sequence import MixedMemory, check_same_wiring, param_versions, prepare_inputs, xavier_bound
+from navlnn.nn.sequence import MixedMemory, cached_until_params_change, check_same_wiring, prepare_inputs, xavier_bound
 from navlnn.nn.wirings import Wiring
 
 MODES = ("default", "pure", "no_gate")
@@ -268,12 +268,7 @@ class CfC(nn.Module):
 
     @torch.jit.unused
     def _cached_layer_weights(self) -> List[Tensor]:
-        if torch.is_grad_enabled():
-            return self._layer_weights()
-        key = param_versions(list(self.parameters()))
-        if self._step_cache is None or self._step_cache[0] != key:
-            self._step_cache = (key, self._layer_weights())
-        return self._step_cache[1]
+        return cached_until_params_change(self, "_step_cache", self._layer_weights)
 
     def _wired_layered(self, x: Tensor, h: Tensor, c: Tensor, ts: Tensor, lw: List[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         """Wired CfC, one layer after the other at each step (mixed memory and single steps)."""
@@ -428,9 +423,10 @@ class CfC(nn.Module):
         layer's ``L = (h + 1) / 2`` gets ``2 W_in`` and ``b - sum(W_in)`` so that ``h`` itself
         is only formed once, for the returned state.
         """
-        key = param_versions(list(self.parameters()))
-        if self._infer_cache is not None and self._infer_cache[0] == key:
-            return self._infer_cache[1]
+        return cached_until_params_change(self, "_infer_cache", self._compute_inference_weights)
+
+    @torch.jit.unused
+    def _compute_inference_weights(self) -> List[Tensor]:
         lw = self._layer_weights()
         out: List[Tensor] = []
         scale = lw[2].new_tensor([2.0, 2.0, 1.0, 1.0])
@@ -444,7 +440,6 @@ class CfC(nn.Module):
                 w_in = 2.0 * w_in
             out += [w_in.contiguous(), w_h.contiguous(), b.contiguous()]
         out += [scale.new_tensor(2.0), scale.new_tensor(-1.0)]
-        self._infer_cache = (key, out)
         return out
 
     @torch.jit.unused

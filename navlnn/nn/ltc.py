@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from navlnn.nn import kernels
 from navlnn.nn.recurrences import LTCRecurrence
-from navlnn.nn.sequence import MixedMemory, check_same_wiring, param_versions, prepare_inputs
+from navlnn.nn.sequence import MixedMemory, cached_until_params_change, check_same_wiring, prepare_inputs
 from navlnn.nn.wirings import FullyConnected, Wiring
 
 MAPPINGS = ("affine", "linear", "none")
@@ -194,12 +194,7 @@ class LTC(nn.Module):
 
     @torch.jit.unused
     def _cached_tables(self) -> List[Tensor]:
-        if torch.is_grad_enabled():
-            return self._synapse_tables()
-        key = param_versions(list(self.parameters()))
-        if self._step_cache is None or self._step_cache[0] != key:
-            self._step_cache = (key, self._synapse_tables())
-        return self._step_cache[1]
+        return cached_until_params_change(self, "_step_cache", self._synapse_tables)
 
     def _map_inputs(self, x: Tensor) -> Tensor:
         if self.input_w is not None:

@@ -124,6 +124,22 @@ def xavier_bound(fan_in: int, fan_out: int) -> float:
     return math.sqrt(6.0 / float(fan_in + fan_out))
 
 
+def cached_until_params_change(module: nn.Module, slot: str, compute):
+    """``compute()``, kept in ``module.<slot>`` until a parameter is changed, moved or replaced.
+
+    Closed-loop steps reuse the weights derived from the parameters (masks applied, slices taken);
+    with autograd on, they are recomputed so gradients reach the parameters.
+    """
+    if torch.is_grad_enabled():
+        return compute()
+    key = param_versions(list(module.parameters()))
+    cached = getattr(module, slot)
+    if cached is None or cached[0] != key:
+        cached = (key, compute())
+        setattr(module, slot, cached)
+    return cached[1]
+
+
 def param_versions(params: List[Tensor]) -> Tuple[int, ...]:
     """A key that changes whenever a parameter is modified in place, moved or replaced."""
     key: List[int] = []
