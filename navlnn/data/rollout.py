@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from navlnn.settings import known_keys
+
 SCHEDULES = ("constant", "bursts", "ramp")
 
 
@@ -41,11 +43,8 @@ class NoiseParams:
     @classmethod
     def from_config(cls, cfg: Mapping) -> "NoiseParams":
         """Build and check; errors name the key and the valid values."""
-        cfg = dict(cfg)
         names = set(cls.__dataclass_fields__)
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ValueError(f"noise: unknown keys {', '.join(unknown)} (valid: {', '.join(sorted(names))})")
+        cfg = known_keys("noise", cfg, names)
         missing = sorted(names - set(cfg))
         if missing:
             raise ValueError(f"noise: missing keys {', '.join(missing)}")

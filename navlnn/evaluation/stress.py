@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 import cv2
 import numpy as np
 
+from navlnn.settings import known_keys
+
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 weights: grey level of an RGB pixel
 
 
@@ -37,11 +39,7 @@ class ImagePerturbation:
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> "ImagePerturbation":
         """Build from a mapping, naming unknown keys and out-of-range values."""
-        cfg = dict(cfg or {})
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ValueError(f"stress.image: unknown keys {', '.join(unknown)} (valid: {', '.join(sorted(names))})")
+        cfg = known_keys("stress.image", cfg, (f.name for f in fields(cls)))
         out = cls(**{k: float(v) for k, v in cfg.items()})
         for key in ("contrast", "saturation", "noise", "blur"):
             if getattr(out, key) < 0:
@@ -92,11 +90,7 @@ class FrameTiming:
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> "FrameTiming":
-        cfg = dict(cfg or {})
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ValueError(f"stress.frames: unknown keys {', '.join(unknown)} (valid: {', '.join(sorted(names))})")
+        cfg = known_keys("stress.frames", cfg, (f.name for f in fields(cls)))
         out = cls(**{k: float(v) for k, v in cfg.items()})
         if not 0.0 <= out.drop < 1.0:
             raise ValueError(f"stress.frames.drop must be in [0, 1), got {out.drop}")

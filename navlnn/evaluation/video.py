@@ -24,6 +24,7 @@ import numpy as np
 
 from navlnn.evaluation.plots import box_corners, round_obstacles
 from navlnn.evaluation.runner import Episode
+from navlnn.settings import known_keys
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BG = (24, 26, 30)
@@ -53,11 +54,7 @@ class Layout:
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> "Layout":
-        cfg = dict(cfg or {})
-        names = set(cls.__dataclass_fields__)
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ValueError(f"layout: unknown keys {', '.join(unknown)} (valid: {', '.join(sorted(names))})")
+        cfg = known_keys("layout", cfg, cls.__dataclass_fields__)
         out = cls(**cfg)
         if out.width % 2 or out.height % 2:
             raise ValueError(f"layout: width and height must be even (H.264 yuv420p), got {out.width}x{out.height}")
