@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import pybullet as p
 
-from envs.config import asset, load
+from envs.config import asset, dataclass_from_config, load
 
 GRAVITY = 9.81  # m/s^2
 
@@ -42,14 +42,7 @@ class AirframeParams:
     @classmethod
     def from_config(cls, cfg: Mapping) -> "AirframeParams":
         """Build from a ``conf/drone/<name>.yaml`` mapping (extra keys are ignored)."""
-        names = cls.__dataclass_fields__.keys()
-        missing = [n for n in names if n not in cfg]
-        if missing:
-            raise ValueError(f"drone config '{cfg.get('name', '?')}' lacks keys: {', '.join(missing)}")
-        values = {n: cfg[n] for n in names}
-        for key in ("inertia", "motor_angles_deg", "motor_spin", "drag"):
-            values[key] = tuple(values[key])
-        return cls(**values)
+        return dataclass_from_config(cls, cfg, f"drone config '{cfg.get('name', '?')}'")
 
     @classmethod
     def load(cls, spec: str | Mapping = "cf2x") -> "AirframeParams":

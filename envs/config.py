@@ -7,15 +7,18 @@ PyYAML so that ``envs`` stands alone.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
 ASSETS_DIR = ROOT / "assets"
+
+T = TypeVar("T")
 
 
 def available(group: str) -> list[str]:
@@ -69,6 +72,16 @@ def load(group: str, spec: str | Mapping | None, default: str | None = None) -> 
         data = yaml.safe_load(f) or {}
     data.setdefault("name", spec)
     return data
+
+
+def dataclass_from_config(cls: type[T], cfg: Mapping, what: str) -> T:
+    """Build the dataclass ``cls`` from the keys of ``cfg`` named like its fields (extra keys
+    are ignored, lists become tuples). A missing key fails with one message naming ``what``."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    missing = [n for n in names if n not in cfg]
+    if missing:
+        raise ValueError(f"{what} lacks keys: {', '.join(missing)}")
+    return cls(**{n: tuple(_plain(cfg[n])) if isinstance(_plain(cfg[n]), list) else cfg[n] for n in names})
 
 
 def asset(name: str) -> Path:

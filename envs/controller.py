@@ -14,6 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from envs.airframe import GRAVITY, AirframeParams, QuadState
+from envs.config import dataclass_from_config
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,7 @@ class ControlParams:
     @classmethod
     def from_config(cls, cfg: Mapping) -> "ControlParams":
         """Build from the ``control:`` mapping."""
-        names = cls.__dataclass_fields__.keys()
-        missing = [n for n in names if n not in cfg]
-        if missing:
-            raise ValueError(f"drone control config lacks keys: {', '.join(missing)}")
-        return cls(**{n: tuple(cfg[n]) if isinstance(cfg[n], (list, tuple)) else cfg[n] for n in names})
+        return dataclass_from_config(cls, cfg, "drone control config")
 
     def scale_action(self, action: np.ndarray) -> tuple[np.ndarray, float]:
         """Map a normalised action in [-1, 1]^4 to (vel_body m/s, yaw_rate rad/s)."""
