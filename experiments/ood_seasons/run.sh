@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The out-of-distribution study: every head trained on summer demonstrations (3 seeds),
+# flown on fly_to_target in every season, in the city, and in summer with fog and at dusk.
+#
+#   bash experiments/ood_seasons/run.sh            # all stages; run again to resume
+#   STAGES="eval summary" bash experiments/ood_seasons/run.sh
+#   EPISODES=200 EVAL_EPISODES=50 OUT=outputs/ood_big bash experiments/ood_seasons/run.sh
+#
+# Every stage is a navlnn command in a fixed folder under $OUT, so running the script again
+# resumes an interrupted collection, training run or evaluation where it stopped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+OUT=${OUT:-outputs/ood_seasons}
+EPISODES=${EPISODES:-100}            # summer expert demonstrations
+EPOCHS=${EPOCHS:-8}
+STRIDE=${STRIDE:-16}                 # frames between training windows (32 long)
+MODELS=${MODELS:-ncp_cfc,ncp_ltc,cfc,lstm,gru,cnn}
+SEEDS=${SEEDS:-0,1,2}
+SCENES=${SCENES:-[summer,spring,fall,winter,urban,summer+fog,summer+dusk]}
+EVAL_EPISODES=${EVAL_EPISODES:-20}   # per checkpoint and scene; seeds are pooled per model
+VIDEO_SCENES=${VIDEO_SCENES:-[summer,winter,urban]}
+RESULTS=${RESULTS:-experiments/ood_seasons/results}
+STAGES=${STAGES:-collect train eval video summary}
+NAVLNN=${NAVLNN:-navlnn}
+
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+stamp() { echo "[ood_seasons] $(date -u +%H:%M:%S) $*"; }
+checkpoints() {  # the best checkpoint of every trained run, as a Hydra list
+  local list="" m s
+  for m in ${MODELS//,/ }; do for s in ${SEEDS//,/ }; do
+    list+="${list:+,}$OUT/train/$m-seed$s/checkpoints/best.pt"
+  done; done
+  echo "[$list]"
+}
+
+if has collect; then
+  stamp "collect: $EPISODES summer episodes"
+  $NAVLNN collect scene=summer task=fly_to_target episodes="$EPISODES" seed=0 data="$OUT/data" \
+    progress=false hydra.run.dir="$OUT/collect"
+fi
+if has train; then
+  stamp "train: models $MODELS x seeds $SEEDS (one Hydra multirun)"
+  $NAVLNN train -m data="$OUT/data" model="$MODELS" seed="$SEEDS" train.epochs="$EPOCHS" \
+    train.stride="$STRIDE" logger.mode=offline progress=false hydra.sweep.dir="$OUT/train"
+fi
+if has eval; then
+  stamp "eval: $SCENES x $EVAL_EPISODES episodes per checkpoint"
+  $NAVLNN eval checkpoint="$(checkpoints)" scenes="$SCENES" tasks=[fly_to_target] \
+    episodes="$EVAL_EPISODES" logger.mode=offline progress=false hydra.run.dir="$OUT/eval"
+fi
+if has video; then
+  for m in ncp_cfc lstm; do
+    stamp "video: $m seed 0 in $VIDEO_SCENES"
+    $NAVLNN video checkpoint="$OUT/train/$m-seed0/checkpoints/best.pt" scenes="$VIDEO_SCENES" \
+      logger.mode=offline hydra.run.dir="$OUT/video/$m-seed0"
+  done
+fi
+if has summary; then
+  stamp "summary -> $RESULTS"
+  python experiments/ood_seasons/summarize.py "$OUT" "$RESULTS"
+fi
+stamp done

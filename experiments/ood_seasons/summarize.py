@@ -1,0 +1,275 @@
+"""Tables and charts of the out-of-distribution study from its run folder.
+
+    python experiments/ood_seasons/summarize.py outputs/ood_seasons experiments/ood_seasons/results
+
+Reads ``<run>/eval/episodes.csv`` (one row per flown episode) and the training checkpoints,
+and writes into the results folder:
+
+- ``table.md``: success per model (rows) and scene (columns), the three seeds pooled, with
+  95% Wilson intervals and each seed's own rate; collisions; the full metric table of the
+  evaluation; best validation loss per run.
+- ``summary.csv`` (model x scene, pooled) and ``per_seed.csv`` (checkpoint x scene).
+- ``success.png``: bars with the pooled interval and a dot per seed; ``success_grid.png``: the
+  same rates as a grid.
+- ``meta.json``: the machine, the versions and the evaluation settings.
+
+The seeds of a model fly the same evaluation layouts (episode i is the same start and forest
+for every checkpoint), so the pooled interval treats 3 x N episodes as independent although
+the layouts repeat; the per-seed rates show how far the seeds disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+from collections import defaultdict
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from navlnn.evaluation.metrics import wilson_interval
+
+LEVEL = 0.95
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The per-episode rows of an evaluation (``episodes.csv``)."""
+    if not path.is_file():
+        raise SystemExit(f"no evaluation found: {path} is missing. Run the eval stage of "
+                         "experiments/ood_seasons/run.sh first.")
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def truthy(value: str) -> bool:
+    """A CSV boolean."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
+def seed_of(checkpoint: str) -> str:
+    """The training seed from a checkpoint path ``.../<model>-seed<k>/checkpoints/best.pt``."""
+    run = Path(checkpoint).parent.parent.name
+    return run.rsplit("-seed", 1)[-1] if "-seed" in run else run
+
+
+def pooled(rows: list[dict], models: list[str], scenes: list[str]) -> list[dict]:
+    """Success and collision rates per model and scene, seeds pooled, with Wilson intervals."""
+    out = []
+    for m in models:
+        for s in scenes:
+            cell = [r for r in rows if r["model"] == m and r["scene"] == s]
+            n = len(cell)
+            if n == 0:
+                continue
+            wins = sum(truthy(r["success"]) for r in cell)
+            crashes = sum(truthy(r["collision"]) for r in cell)
+            lo, hi = wilson_interval(wins, n, LEVEL)
+            seeds = defaultdict(list)
+            for r in cell:
+                seeds[seed_of(r["checkpoint"])].append(truthy(r["success"]))
+            per_seed = {k: float(np.mean(v)) for k, v in sorted(seeds.items())}
+            out.append({"model": m, "scene": s, "episodes": n, "success_rate": wins / n, "ci_low": lo, "ci_high": hi,
+                        "collision_rate": crashes / n, "seed_rates": per_seed,
+                        "seed_mean": float(np.mean(list(per_seed.values()))),
+                        "seed_std": float(np.std(list(per_seed.values()), ddof=1)) if len(per_seed) > 1 else 0.0})
+    return out
+
+
+def per_seed_rows(rows: list[dict]) -> list[dict]:
+    """Success rate per checkpoint and scene."""
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["model"], seed_of(r["checkpoint"]), r["scene"])].append(r)
+    out = []
+    for (m, seed, s), cell in groups.items():
+        wins = sum(truthy(r["success"]) for r in cell)
+        lo, hi = wilson_interval(wins, len(cell), LEVEL)
+        out.append({"model": m, "seed": seed, "scene": s, "episodes": len(cell), "success_rate": wins / len(cell),
+                    "ci_low": lo, "ci_high": hi,
+                    "collision_rate": sum(truthy(r["collision"]) for r in cell) / len(cell)})
+    return out
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}"
+
+
+def success_table(cells: list[dict], models: list[str], scenes: list[str]) -> str:
+    """Markdown: pooled success % [interval] and the seeds' rates, per model and scene."""
+    head = "| model | " + " | ".join(scenes) + " |\n|---|" + "---:|" * len(scenes) + "\n"
+    lines = []
+    for m in models:
+        out = [m]
+        for s in scenes:
+            c = next((c for c in cells if c["model"] == m and c["scene"] == s), None)
+            if c is None:
+                out.append("-")
+                continue
+            seeds = "/".join(pct(v) for v in c["seed_rates"].values())
+            out.append(f"**{pct(c['success_rate'])}** [{pct(c['ci_low'])}, {pct(c['ci_high'])}]<br>{seeds}")
+        lines.append("| " + " | ".join(out) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def rate_table(cells: list[dict], models: list[str], scenes: list[str], key: str) -> str:
+    """Markdown: one rate (in %) per model and scene."""
+    head = "| model | " + " | ".join(scenes) + " |\n|---|" + "---:|" * len(scenes) + "\n"
+    lines = []
+    for m in models:
+        vals = [next((pct(c[key]) for c in cells if c["model"] == m and c["scene"] == s), "-") for s in scenes]
+        lines.append("| " + " | ".join([m, *vals]) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def training_rows(run: Path, models: list[str]) -> list[dict]:
+    """Best validation loss and epochs of every training run found under ``run/train``."""
+    import torch
+
+    out = []
+    for m in models:
+        for ckpt in sorted((run / "train").glob(f"{m}-seed*/checkpoints/last.pt")):
+            payload = torch.load(ckpt, map_location="cpu", weights_only=False)
+            history = payload.get("history") or []
+            out.append({"model": m, "seed": ckpt.parent.parent.name.rsplit("-seed", 1)[-1],
+                        "epochs": len(history), "best_val_loss": float(payload.get("best_val_loss", math.nan)),
+                        "final_train_loss": float(history[-1]["train_loss"]) if history else math.nan})
+    return out
+
+
+def seed_count(cells: list[dict]) -> int:
+    """The most training seeds found in one cell."""
+    return max((len(c["seed_rates"]) for c in cells), default=0)
+
+
+def bar_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str], episodes) -> None:
+    """Grouped bars (pooled rate, Wilson interval) with one dot per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / len(models)
+    colors = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(12, 4.2), constrained_layout=True)
+    for i, m in enumerate(models):
+        for j, s in enumerate(scenes):
+            c = next((c for c in cells if c["model"] == m and c["scene"] == s), None)
+            if c is None:
+                continue
+            x = j + (i - (len(models) - 1) / 2) * width
+            y = 100 * c["success_rate"]
+            ax.bar(x, y, width * 0.9, color=colors(i), label=m if j == 0 else None,
+                   yerr=[[y - 100 * c["ci_low"]], [100 * c["ci_high"] - y]], capsize=2,
+                   error_kw={"elinewidth": 0.8, "ecolor": "0.25"})
+            seeds = [100 * v for v in c["seed_rates"].values()]
+            ax.scatter([x] * len(seeds), seeds, s=7, color="black", zorder=3, linewidths=0)
+    ax.set_xticks(range(len(scenes)))
+    ax.set_xticklabels(scenes)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("success (%)")
+    ax.axvline(0.5, color="0.6", lw=0.8, ls="--")
+    ax.set_title(f"fly_to_target, trained in summer: success by scene (bars: {seed_count(cells)} seeds pooled, {episodes} episodes, "
+                 f"95% Wilson interval; dots: each seed)", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.09), frameon=False)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def grid_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str]) -> None:
+    """Success rates as a model x scene grid, annotated with the rate and the interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = np.full((len(models), len(scenes)), np.nan)
+    for c in cells:
+        grid[models.index(c["model"]), scenes.index(c["scene"])] = 100 * c["success_rate"]
+    fig, ax = plt.subplots(figsize=(1.15 * len(scenes) + 2, 0.55 * len(models) + 1.4), constrained_layout=True)
+    ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    for c in cells:
+        i, j = models.index(c["model"]), scenes.index(c["scene"])
+        ax.text(j, i, f"{pct(c['success_rate'])}\n[{pct(c['ci_low'])}-{pct(c['ci_high'])}]", ha="center",
+                va="center", fontsize=7.5)
+    ax.set_xticks(range(len(scenes)), scenes)
+    ax.set_yticks(range(len(models)), models)
+    ax.xaxis.tick_top()
+    ax.set_title(f"success % [95% Wilson], {seed_count(cells)} seeds pooled; trained in summer", fontsize=9, pad=22)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Rows as CSV (dicts as JSON text)."""
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, dict) else
+                             (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="the study's run folder (OUT of run.sh)")
+    parser.add_argument("results", type=Path, help="where the tables and charts go")
+    args = parser.parse_args()
+    rows = read_rows(args.run / "eval" / "episodes.csv")
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    scenes = list(dict.fromkeys(r["scene"] for r in rows))
+    args.results.mkdir(parents=True, exist_ok=True)
+    cells = pooled(rows, models, scenes)
+    per_seed = per_seed_rows(rows)
+    episodes = sorted({c["episodes"] for c in cells})
+    training = training_rows(args.run, models)
+    eval_meta = json.loads((args.run / "eval" / "eval.json").read_text())
+
+    write_csv(args.results / "summary.csv", cells)
+    write_csv(args.results / "per_seed.csv", per_seed)
+    write_csv(args.results / "training.csv", training)
+    bar_chart(args.results / "success.png", cells, models, scenes, episodes[0] if len(episodes) == 1 else episodes)
+    grid_chart(args.results / "success_grid.png", cells, models, scenes)
+    text = ["# Out-of-distribution study: trained in summer, flown everywhere", "",
+            f"Success on `fly_to_target` (%), {'/'.join(map(str, episodes))} episodes per cell ({seed_count(cells)} "
+            f"training seeds pooled), 95% Wilson interval in brackets; below it, each seed's own rate "
+            f"(seeds in order).", "",
+            success_table(cells, models, scenes), "Collisions (% of episodes):", "",
+            rate_table(cells, models, scenes, "collision_rate"), "Training (best validation loss, standardised "
+            "action units; the checkpoint flown is the best one):", "",
+            "| model | seed | epochs | best val loss | final train loss |", "|---|---:|---:|---:|---:|"]
+    text += [f"| {t['model']} | {t['seed']} | {t['epochs']} | {t['best_val_loss']:.4f} | {t['final_train_loss']:.4f} |"
+             for t in training]
+    full = args.run / "eval" / "summary.md"
+    if full.is_file():
+        text += ["", "All metrics (from `navlnn eval`, seeds pooled):", "", full.read_text()]
+    (args.results / "table.md").write_text("\n".join(text) + "\n")
+    for name in ("poster.png",):
+        for video in sorted((args.run / "video").glob(f"*/{name}")):
+            shutil.copyfile(video, args.results / f"{video.parent.name}-{name}")
+    meta = {"machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                        "python": platform.python_version(), "torch": version("torch"),
+                        "pybullet": version("pybullet")},
+            "eval": {"scenes": eval_meta.get("scenes"), "tasks": eval_meta.get("tasks"),
+                     "episodes_per_checkpoint": len(eval_meta.get("seeds") or []), "stress": eval_meta.get("stress"),
+                     "seed_scheme": eval_meta.get("seed_scheme")},
+            "models": models, "scenes": scenes}
+    meta["machine"]["cpus"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
+        meta["machine"]["cpu_model"] = names[0] if names else None
+    (args.results / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    print(success_table(cells, models, scenes))
+    print(f"wrote {args.results}/table.md, success.png, success_grid.png, summary.csv, per_seed.csv, training.csv")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The out-of-distribution study's summary (experiments/ood_seasons/summarize.py) on hand-made
+episode rows: pooling over seeds, per-seed rates, Wilson intervals and the written files."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def summarize():
+    spec = importlib.util.spec_from_file_location("ood_summarize", ROOT / "experiments" / "ood_seasons" / "summarize.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rows(model: str, seed: int, scene: str, outcomes: str) -> list[dict]:
+    """Episode rows as ``episodes.csv`` holds them: ``outcomes`` is a string of s(uccess),
+    c(ollision) and t(ime-out)."""
+    ckpt = f"out/train/{model}-seed{seed}/checkpoints/best.pt"
+    return [{"model": model, "scene": scene, "task": "fly_to_target", "episode": str(i), "checkpoint": ckpt,
+             "success": str(o == "s"), "collision": str(o == "c")} for i, o in enumerate(outcomes)]
+
+
+def test_pooled_rates_intervals_and_seed_spread(summarize):
+    data = (rows("ncp_cfc", 0, "winter", "ssss") + rows("ncp_cfc", 1, "winter", "sscc")
+            + rows("ncp_cfc", 2, "winter", "sttc") + rows("lstm", 0, "winter", "cccc"))
+    cells = summarize.pooled(data, ["ncp_cfc", "lstm"], ["winter", "urban"])
+    assert [(c["model"], c["scene"]) for c in cells] == [("ncp_cfc", "winter"), ("lstm", "winter")]
+    cfc = cells[0]
+    assert cfc["episodes"] == 12
+    assert cfc["success_rate"] == pytest.approx(7 / 12)
+    assert cfc["collision_rate"] == pytest.approx(3 / 12)
+    assert cfc["seed_rates"] == {"0": 1.0, "1": 0.5, "2": 0.25}
+    assert cfc["seed_mean"] == pytest.approx((1.0 + 0.5 + 0.25) / 3)
+    assert cfc["ci_low"] < 7 / 12 < cfc["ci_high"]
+    # Wilson for 7 of 12 at 95%: [0.320, 0.807]
+    assert cfc["ci_low"] == pytest.approx(0.3195, abs=1e-3)
+    assert cfc["ci_high"] == pytest.approx(0.8067, abs=1e-3)
+    lstm = cells[1]
+    assert lstm["success_rate"] == 0 and lstm["ci_low"] == 0 and lstm["ci_high"] < 0.5
+    per_seed = summarize.per_seed_rows(data)
+    assert {(r["model"], r["seed"]): r["success_rate"] for r in per_seed} == {
+        ("ncp_cfc", "0"): 1.0, ("ncp_cfc", "1"): 0.5, ("ncp_cfc", "2"): 0.25, ("lstm", "0"): 0.0}
+    table = summarize.success_table(cells, ["ncp_cfc", "lstm"], ["winter", "urban"])
+    assert "**58** [32, 81]<br>100/50/25" in table
+    assert table.splitlines()[-1].endswith("| - |")  # urban was not flown
+
+
+def test_main_writes_tables_and_charts(summarize, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    (run / "eval").mkdir(parents=True)
+    data = rows("ncp_cfc", 0, "summer", "ssst") + rows("ncp_cfc", 1, "summer", "sssc") + rows("cnn", 0, "urban", "cct")
+    with open(run / "eval" / "episodes.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(data[0]))
+        writer.writeheader()
+        writer.writerows(data)
+    (run / "eval" / "eval.json").write_text(json.dumps({"scenes": ["summer", "urban"], "seeds": [1, 2, 3, 4]}))
+    out = tmp_path / "results"
+    monkeypatch.setattr("sys.argv", ["summarize.py", str(run), str(out)])
+    summarize.main()
+    for name in ("table.md", "success.png", "success_grid.png", "summary.csv", "per_seed.csv", "meta.json"):
+        assert (out / name).stat().st_size > 0, name
+    with open(out / "summary.csv", newline="") as f:
+        summary = list(csv.DictReader(f))
+    assert [(r["model"], r["scene"], r["episodes"]) for r in summary] == [("ncp_cfc", "summer", "8"), ("cnn", "urban", "3")]
+    assert float(summary[0]["success_rate"]) == pytest.approx(6 / 8)
+    assert json.loads((out / "meta.json").read_text())["eval"]["episodes_per_checkpoint"] == 4
+
+
+def test_missing_evaluation_names_the_file(summarize, tmp_path):
+    with pytest.raises(SystemExit, match="episodes.csv is missing"):
+        summarize.read_rows(tmp_path / "eval" / "episodes.csv")
