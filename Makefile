@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: demo test test-all bench install install-dev clean
+.PHONY: demo test test-all bench study install install-dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test-all: $(VENV)/.stamp-dev
 
 bench: $(VENV)/.stamp-dev
 	$(PY) experiments/bench_liquid.py
+
+# The out-of-distribution study (experiments/ood_seasons): six heads x 3 seeds trained in summer,
+# flown in every season, the city, fog and dusk (about 1.5 hours on 2 cores); resumable.
+study: $(VENV)/.stamp-install
+	PATH=$(abspath $(VENV))/bin:$$PATH bash experiments/ood_seasons/run.sh
 
 clean:
 	rm -rf $(VENV) outputs multirun

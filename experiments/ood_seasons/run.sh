@@ -18,8 +18,9 @@ STRIDE=${STRIDE:-16}                 # frames between training windows (32 long)
 MODELS=${MODELS:-ncp_cfc,ncp_ltc,cfc,lstm,gru,cnn}
 SEEDS=${SEEDS:-0,1,2}
 SCENES=${SCENES:-[summer,spring,fall,winter,urban,summer+fog,summer+dusk]}
-EVAL_EPISODES=${EVAL_EPISODES:-20}   # per checkpoint and scene; seeds are pooled per model
+EVAL_EPISODES=${EVAL_EPISODES:-30}   # per checkpoint and scene; the seeds of a model are pooled in the table
 VIDEO_SCENES=${VIDEO_SCENES:-[summer,winter,urban]}
+FALL_EPISODES=${FALL_EPISODES:-3}
 RESULTS=${RESULTS:-experiments/ood_seasons/results}
 STAGES=${STAGES:-collect train eval video summary}
 NAVLNN=${NAVLNN:-navlnn}
@@ -55,6 +56,9 @@ if has video; then
     $NAVLNN video checkpoint="$OUT/train/$m-seed0/checkpoints/best.pt" scenes="$VIDEO_SCENES" \
       logger.mode=offline hydra.run.dir="$OUT/video/$m-seed0"
   done
+  stamp "video: ncp_cfc seed 0, the first $FALL_EPISODES fall episodes (where the heads fail most)"
+  $NAVLNN video checkpoint="$OUT/train/ncp_cfc-seed0/checkpoints/best.pt" scenes=[fall] episodes="$FALL_EPISODES" \
+    logger.mode=offline hydra.run.dir="$OUT/video/ncp_cfc-seed0-fall"
 fi
 if has summary; then
   stamp "summary -> $RESULTS"

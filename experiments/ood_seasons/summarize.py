@@ -8,10 +8,14 @@ and writes into the results folder:
 - ``table.md``: success per model (rows) and scene (columns), the three seeds pooled, with
   95% Wilson intervals and each seed's own rate; collisions; the full metric table of the
   evaluation; best validation loss per run.
-- ``summary.csv`` (model x scene, pooled) and ``per_seed.csv`` (checkpoint x scene).
+- ``summary.csv`` (model x scene, pooled), ``per_seed.csv`` (checkpoint x scene) and
+  ``differences.csv`` (``ncp_cfc`` minus each other head per scene, paired by layout).
 - ``success.png``: bars with the pooled interval and a dot per seed; ``success_grid.png``: the
   same rates as a grid.
 - ``meta.json``: the machine, the versions and the evaluation settings.
+- ``trajectories-<scene>.png`` (top views of the first seeds, every model's seed-0 policy) and
+  ``poster-<run>.png`` (a frame of each video), copied from the run folder; ``fall-frame.png``,
+  a frame of the ``ncp_cfc`` fall video with its saliency.
 
 The seeds of a model fly the same evaluation layouts (episode i is the same start and forest
 for every checkpoint), so the pooled interval treats 3 x N episodes as independent although
@@ -36,6 +40,9 @@ import numpy as np
 from navlnn.evaluation.metrics import wilson_interval
 
 LEVEL = 0.95
+REFERENCE_MODEL = "ncp_cfc"   # the head the others are compared with, layout by layout
+FALL_FRAME = 245   # of the ncp_cfc fall video: episode 1, 4 s in, drifting from the sign toward orange crowns
+TRAJECTORY_SCENES = ("summer", "fall", "winter", "urban")   # top views copied next to the tables
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -94,6 +101,50 @@ def per_seed_rows(rows: list[dict]) -> list[dict]:
                     "ci_low": lo, "ci_high": hi,
                     "collision_rate": sum(truthy(r["collision"]) for r in cell) / len(cell)})
     return out
+
+
+def paired_differences(rows: list[dict], reference: str, models: list[str], scenes: list[str],
+                       resamples: int = 2000, seed: int = 0) -> list[dict]:
+    """Success of ``reference`` minus each other model, per scene, paired by layout.
+
+    Every checkpoint flies the same episode seeds, so episode ``i`` is one layout, start and
+    target for all of them. A layout's score is its success averaged over a model's training
+    seeds; the difference is averaged over layouts, and its interval comes from resampling
+    layouts (percentile bootstrap), which respects that the seeds of a model share layouts.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in scenes:
+        score: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+        for r in rows:
+            if r["scene"] == s:
+                score[r["model"]][r["episode"]].append(truthy(r["success"]))
+        if reference not in score:
+            continue
+        for m in models:
+            if m == reference or m not in score:
+                continue
+            layouts = sorted(set(score[reference]) & set(score[m]), key=int)
+            if not layouts:
+                continue
+            diff = np.array([np.mean(score[reference][k]) - np.mean(score[m][k]) for k in layouts])
+            means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+            lo, hi = np.quantile(means, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+            out.append({"scene": s, "model": m, "reference": reference, "layouts": len(layouts),
+                        "difference": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi)})
+    return out
+
+
+def difference_table(diffs: list[dict], models: list[str], scenes: list[str]) -> str:
+    """Markdown: reference minus model, in percentage points with the paired interval."""
+    head = "| vs | " + " | ".join(scenes) + " |\n|---|" + "---:|" * len(scenes) + "\n"
+    lines = []
+    for m in models:
+        cells = [next((f"{round(100 * d['difference']):+d} [{round(100 * d['ci_low']):+d}, {round(100 * d['ci_high']):+d}]"
+                       for d in diffs if d["model"] == m and d["scene"] == s), "-") for s in scenes]
+        if any(c != "-" for c in cells):
+            lines.append("| " + " | ".join([m, *cells]) + " |")
+    return head + "\n".join(lines) + "\n"
 
 
 def pct(x: float) -> str:
@@ -206,6 +257,30 @@ def grid_chart(path: Path, cells: list[dict], models: list[str], scenes: list[st
     plt.close(fig)
 
 
+def shrink_png(src: Path, out: Path, width: int = 960) -> None:
+    """A copy of the PNG ``src`` scaled to ``width`` pixels (committed copies stay small)."""
+    import cv2
+
+    img = cv2.imread(str(src))
+    height = round(img.shape[0] * width / img.shape[1])
+    cv2.imwrite(str(out), cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA))
+
+
+def video_frame(video: Path, index: int, out: Path, width: int = 960) -> None:
+    """Frame ``index`` of an MP4 as a PNG ``width`` pixels wide."""
+    import av
+    import cv2
+
+    with av.open(str(video)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == index:
+                rgb = frame.to_ndarray(format="rgb24")
+                height = round(rgb.shape[0] * width / rgb.shape[1])
+                cv2.imwrite(str(out), cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)[..., ::-1])
+                return
+    raise SystemExit(f"{video} has fewer than {index + 1} frames")
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     """Rows as CSV (dicts as JSON text)."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
@@ -232,6 +307,9 @@ def main() -> None:
     training = training_rows(args.run, models)
     eval_meta = json.loads((args.run / "eval" / "eval.json").read_text())
 
+    reference = REFERENCE_MODEL if REFERENCE_MODEL in models else models[0]
+    diffs = paired_differences(rows, reference, models, scenes)
+    write_csv(args.results / "differences.csv", diffs)
     write_csv(args.results / "summary.csv", cells)
     write_csv(args.results / "per_seed.csv", per_seed)
     write_csv(args.results / "training.csv", training)
@@ -242,7 +320,10 @@ def main() -> None:
             f"training seeds pooled), 95% Wilson interval in brackets; below it, each seed's own rate "
             f"(seeds in order).", "",
             success_table(cells, models, scenes), "Collisions (% of episodes):", "",
-            rate_table(cells, models, scenes, "collision_rate"), "Training (best validation loss, standardised "
+            rate_table(cells, models, scenes, "collision_rate"),
+            f"Success of `{reference}` minus each other head (percentage points), paired by layout: each "
+            f"layout's success averaged over a head's seeds, 95% bootstrap interval over layouts:", "",
+            difference_table(diffs, models, scenes), "Training (best validation loss, standardised "
             "action units; the checkpoint flown is the best one):", "",
             "| model | seed | epochs | best val loss | final train loss |", "|---|---:|---:|---:|---:|"]
     text += [f"| {t['model']} | {t['seed']} | {t['epochs']} | {t['best_val_loss']:.4f} | {t['final_train_loss']:.4f} |"
@@ -251,9 +332,15 @@ def main() -> None:
     if full.is_file():
         text += ["", "All metrics (from `navlnn eval`, seeds pooled):", "", full.read_text()]
     (args.results / "table.md").write_text("\n".join(text) + "\n")
-    for name in ("poster.png",):
-        for video in sorted((args.run / "video").glob(f"*/{name}")):
-            shutil.copyfile(video, args.results / f"{video.parent.name}-{name}")
+    for poster in sorted((args.run / "video").glob("*/poster.png")):
+        shrink_png(poster, args.results / f"poster-{poster.parent.name}.png")
+    fall_video = args.run / "video" / "ncp_cfc-seed0-fall" / "video.mp4"
+    if fall_video.is_file():
+        video_frame(fall_video, FALL_FRAME, args.results / "fall-frame.png")
+    for scene in TRAJECTORY_SCENES:
+        plot = args.run / "eval" / "trajectories" / f"fly_to_target-{scene}.png"
+        if plot.is_file():
+            shutil.copyfile(plot, args.results / f"trajectories-{scene}.png")
     meta = {"machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                         "python": platform.python_version(), "torch": version("torch"),
                         "pybullet": version("pybullet")},
@@ -268,7 +355,8 @@ def main() -> None:
         meta["machine"]["cpu_model"] = names[0] if names else None
     (args.results / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(success_table(cells, models, scenes))
-    print(f"wrote {args.results}/table.md, success.png, success_grid.png, summary.csv, per_seed.csv, training.csv")
+    print(f"wrote {args.results}/table.md, success.png, success_grid.png, summary.csv, per_seed.csv, differences.csv, "
+          f"training.csv")
 
 
 if __name__ == "__main__":

@@ -353,7 +353,8 @@ def write_report(result: Result, folder: Path, level: float = 0.95, plot_episode
     written.append(folder / "summary.json")
     written.append(write_csv(folder / "summary.csv", result.summary))
     p = result.plan
-    title = f"Closed-loop evaluation: {len(p.seeds)} episodes per cell, stress: {p.stress}\n\n"
+    title = (f"Closed-loop evaluation: {len(p.seeds)} episodes per checkpoint, scene and task (checkpoints of one "
+             f"model pooled in its row), stress: {p.stress}\n\n")
     (folder / "summary.md").write_text(title + markdown_table(result.summary, ci))
     written.append(folder / "summary.md")
     written.append(success_chart(folder / "success.png", result.summary, f"success_{ci}", dpi))

@@ -12,6 +12,7 @@ import numpy as np
 from navlnn.evaluation.runner import Episode
 
 CHARS_PER_COLUMN = 60  # title characters per line per panel column (8 pt)
+PANEL_TITLE_CHARS = 50  # characters per line of a panel's own title (7 pt)
 OUTCOME_MARKERS = {"success": ("o", "tab:green"), "collision": ("X", "tab:red"),
                    "out_of_bounds": ("s", "tab:purple"), "timeout": ("D", "tab:orange")}
 
@@ -125,7 +126,7 @@ def trajectory_grid(path: Path, seeds: Sequence[int], episodes: Mapping[int, Map
     for ax, seed in zip(axes.flat, seeds):
         eps = episodes.get(seed, {})
         trajectory_panel(ax, eps, references.get(seed))
-        outcomes = ", ".join(f"{m}: {e.outcome}" for m, e in eps.items())
+        outcomes = textwrap.fill(", ".join(f"{m}: {e.outcome}" for m, e in eps.items()), width=PANEL_TITLE_CHARS)
         ax.set_title(f"seed {seed}\n{outcomes}", fontsize=7)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:

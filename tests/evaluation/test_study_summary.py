@@ -78,3 +78,17 @@ def test_main_writes_tables_and_charts(summarize, tmp_path, monkeypatch):
 def test_missing_evaluation_names_the_file(summarize, tmp_path):
     with pytest.raises(SystemExit, match="episodes.csv is missing"):
         summarize.read_rows(tmp_path / "eval" / "episodes.csv")
+
+
+def test_paired_difference_by_layout(summarize):
+    # reference wins layouts 0 and 1 on both seeds; the other head wins only layout 2
+    data = (rows("ncp_cfc", 0, "fall", "sst") + rows("ncp_cfc", 1, "fall", "sct")
+            + rows("lstm", 0, "fall", "tts") + rows("lstm", 1, "fall", "cts") + rows("lstm", 0, "urban", "ss"))
+    diffs = summarize.paired_differences(data, "ncp_cfc", ["ncp_cfc", "lstm"], ["fall", "urban"], resamples=500)
+    assert len(diffs) == 1  # urban has no reference episodes
+    d = diffs[0]
+    # per layout: (1 - 0), (0.5 - 0), (0 - 1) -> mean 1/6
+    assert d["layouts"] == 3 and d["difference"] == pytest.approx(1 / 6)
+    assert -1.0 <= d["ci_low"] <= d["difference"] <= d["ci_high"] <= 1.0
+    assert d["ci_low"] < 0 < d["ci_high"]  # three layouts settle nothing
+    assert "+17 [" in summarize.difference_table(diffs, ["ncp_cfc", "lstm"], ["fall", "urban"])
