@@ -20,9 +20,8 @@ def run(cfg: DictConfig) -> list[Path]:
     settings = config["eval"]
     try:
         scenes = config["scenes"]
-        if config.get("scene"):  # scene=<name> selected the config group: that one scene
-            scene = config["scene"]
-            scenes = ["+".join([scene["name"], *(scene.get("modifiers") or [])])]
+        if config.get("scene"):  # scene=<name> selected the config group: that one scene, with its overrides
+            scenes = [config["scene"]]
         tasks = [config["task"]] if config.get("task") else config["tasks"]
         the_plan = plan(config["checkpoint"], scenes, tasks, int(cfg.episodes), int(cfg.seed),
                         config["drone"], config.get("expert"), settings.get("stress") or {},

@@ -12,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
-from navlnn.evaluation.evaluate import BadInput, check_env_fits, plan, task_name
+from navlnn.evaluation.evaluate import BadInput, check_env_fits, plan, scene_label, task_name
 from navlnn.evaluation.runner import CheckpointPolicy, EnvFactory, fly
 from navlnn.evaluation.video import Layout, episode_frames, neuron_groups, probe_mp4, write_mp4
 from navlnn.nn.perception import visual_backprop
@@ -32,9 +32,8 @@ def run(cfg: DictConfig) -> list[Path]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     scenes = config["scenes"]
-    if config.get("scene"):
-        scene = config["scene"]
-        scenes = ["+".join([scene["name"], *(scene.get("modifiers") or [])])]
+    if config.get("scene"):  # scene=<name> selected the config group: that one scene, with its overrides
+        scenes = [config["scene"]]
     tasks = [config["task"]] if config.get("task") else config["tasks"]
     drone = dict(config["drone"])
     drone["chase_camera"] = {**drone.get("chase_camera", {}), **(config.get("chase_camera") or {})}
@@ -59,7 +58,7 @@ def run(cfg: DictConfig) -> list[Path]:
             try:
                 for i, seed in enumerate(the_plan.seeds):
                     ep = fly(policy, env, seed, record_images=True, record_state=True, render=True)
-                    title = f"{model.label} | {scene} | {task_name(task)} | episode {i} (seed {seed})"
+                    title = f"{model.label} | {scene_label(scene)} | {task_name(task)} | episode {i} (seed {seed})"
                     print(f"{title}: {ep.outcome} after {ep.time_s[-1]:.1f} s")
                     episodes.append((ep, title))
             finally:

@@ -67,7 +67,7 @@ class Plan:
     """Everything an evaluation flies."""
 
     models: list[Model]
-    scenes: list[str]
+    scenes: list  # names, or mappings (a scene config with overrides)
     tasks: list  # names, or mappings (a task config with overrides)
     seeds: list[int]
     drone: dict
@@ -83,12 +83,22 @@ class Plan:
                  f"wind={self.wind.get('gust_std', 0):g}" if self.wind.get("enabled") else ""]
         return ";".join(p for p in parts if p) or "none"
 
-    def env_factory(self, model: Model, scene: str, task: str | Mapping) -> EnvFactory:
+    def env_factory(self, model: Model, scene: str | Mapping, task: str | Mapping) -> EnvFactory:
         drone = json.loads(json.dumps(self.drone))
         drone.setdefault("camera", {})
         drone["camera"] = {**drone["camera"], "height": model.image_hw[0], "width": model.image_hw[1]}
         drone["wind"] = {**drone.get("wind", {}), **self.wind}
         return EnvFactory.of(scene=scene, task=task, drone=drone)
+
+
+def scene_label(scene: str | Mapping) -> str:
+    """The label of a scene given by name (``"winter+fog"``) or as a mapping: its ``label`` key
+    when set (``+scene.label=...``, for a scene with overridden settings), else name and modifiers."""
+    if not isinstance(scene, Mapping):
+        return str(scene)
+    if scene.get("label"):
+        return str(scene["label"])
+    return "+".join([str(scene["name"]), *(str(m) for m in scene.get("modifiers") or [])])
 
 
 def task_name(task: str | Mapping) -> str:
@@ -143,12 +153,16 @@ def plan(checkpoints: Any, scenes: Any, tasks: Any, episodes: int, seed: int, dr
     camera = drone.get("camera") or {}
     env_hw = None if match_camera else (int(camera["height"]), int(camera["width"]))
     models = [_model(str(p), env_hw) for p in _as_list(checkpoints, "checkpoint")]
-    scene_list = [str(s) for s in _as_list(scenes, "scene")]
-    for name in scene_list:
+    scene_list = [json.loads(json.dumps(dict(s))) if isinstance(s, Mapping) else str(s) for s in _as_list(scenes, "scene")]
+    for scene in scene_list:
         try:
-            resolve_scene(name)
+            resolve_scene(scene)
         except ValueError as exc:
             raise BadInput(f"scene: {exc}") from None
+    labels = [scene_label(s) for s in scene_list]
+    if len(set(labels)) < len(labels):
+        raise BadInput(f"scene: two scenes share the label '{max(set(labels), key=labels.count)}'; "
+                       "give a scene with overridden settings a label of its own (+scene.label=...)")
     task_list: list = []
     for task in _as_list(tasks, "task"):
         name = task_name(task)
@@ -222,13 +236,14 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
         for task in plan_.tasks:
             if plan_.reference_expert:
                 env = plan_.env_factory(plan_.models[0], scene, task)
-                jobs += [Job(None, env, s, expert_options, (("kind", "expert"), ("scene", scene), ("task", task_name(task))))
+                jobs += [Job(None, env, s, expert_options, (("kind", "expert"), ("scene", scene_label(scene)),
+                                                             ("task", task_name(task))))
                          for s in plan_.seeds]
             for model in plan_.models:
                 env = plan_.env_factory(model, scene, task)
                 policy = CheckpointPolicy(model.path)
                 jobs += [Job(policy, env, s, options, (("kind", "policy"), ("model", model.label),
-                                                        ("checkpoint", model.path), ("scene", scene),
+                                                        ("checkpoint", model.path), ("scene", scene_label(scene)),
                                                         ("task", task_name(task)),
                                                         ("episode", i)))
                          for i, s in enumerate(plan_.seeds)]
@@ -359,7 +374,7 @@ def write_report(result: Result, folder: Path, level: float = 0.95, plot_episode
     written.append(folder / "summary.md")
     written.append(success_chart(folder / "success.png", result.summary, f"success_{ci}", dpi))
     seeds = p.seeds[:max(0, int(plot_episodes))]
-    for scene in p.scenes:
+    for scene in (scene_label(s) for s in p.scenes):
         for task in (task_name(t) for t in p.tasks):
             if not seeds:
                 break
@@ -372,7 +387,7 @@ def write_report(result: Result, folder: Path, level: float = 0.95, plot_episode
             written.append(trajectory_grid(folder / "trajectories" / f"{name}.png", seeds, by_seed, refs,
                                            f"{task} in {scene}", plot_columns, dpi))
     meta = {"seeds": p.seeds, "seed_scheme": "2^31 + default_rng([seed, i]).integers(2^31)", "stress": p.stress,
-            "models": [m.__dict__ for m in p.models], "scenes": p.scenes, "tasks": [task_name(t) for t in p.tasks], "level": level,
+            "models": [m.__dict__ for m in p.models], "scenes": [scene_label(s) for s in p.scenes], "tasks": [task_name(t) for t in p.tasks], "level": level,
             "settings": dict(settings or {})}
     (folder / "eval.json").write_text(json.dumps(_clean(meta), indent=2, default=str) + "\n")
     written.append(folder / "eval.json")

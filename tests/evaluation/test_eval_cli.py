@@ -134,3 +134,31 @@ def test_interrupted_evaluation_resumes_from_saved_episodes(checkpoint, tmp_path
     for a, b in zip(first.episodes, second.episodes):
         np.testing.assert_array_equal(a.pos_world, b.pos_world)
         assert a.tags == b.tags
+
+
+def test_a_scene_with_overridden_settings_flies_them_under_its_label(checkpoint, tmp_path):
+    from _tiny import CAMERA
+
+    from navlnn.evaluation.evaluate import BadInput, plan, scene_label
+
+    blue = {"name": "fall", "layout": "forest", "ground": {"colors": [[20, 40, 230]]}, "label": "fall-blue-ground"}
+    kwargs = {"checkpoints": str(checkpoint), "tasks": ["fly_to_target"], "episodes": 1, "seed": 0,
+              "drone": {"name": "cf2x", "camera": CAMERA}, "expert": None, "stress": {}}
+    p = plan(scenes=[blue, "fall"], **kwargs)
+    assert [scene_label(s) for s in p.scenes] == ["fall-blue-ground", "fall"]
+    env = p.env_factory(p.models[0], p.scenes[0], p.tasks[0])()
+    try:
+        assert env.unwrapped.scene_cfg["ground"]["colors"] == [[20, 40, 230]]
+        assert env.unwrapped.scene_cfg["trees"]["broadleaf"][0] == [222, 142, 30]  # the rest stays fall
+    finally:
+        env.close()
+    with pytest.raises(BadInput, match="share the label 'fall'"):
+        plan(scenes=[{**blue, "label": None}, "fall"], **kwargs)
+    # through the command line: scene=<name> with overrides keeps them (they were dropped before)
+    run_dir = tmp_path / "run"
+    result = navlnn("eval", f"checkpoint={checkpoint}", "scene=fall", "scene.ground.colors=[[20,40,230]]",
+                    "+scene.label=fall-blue-ground", *SHORT, *FAST, "episodes=1", "eval.reference_expert=false",
+                    f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(run_dir / "episodes.csv") as f:
+        assert [r["scene"] for r in csv.DictReader(f)] == ["fall-blue-ground"]
