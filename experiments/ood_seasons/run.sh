@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The out-of-distribution study: every head trained on summer demonstrations (3 seeds),
-# flown on fly_to_target in every season, in the city, and in summer with fog and at dusk.
+# flown on fly_to_target in every season, in the city, and in summer with fog and at dusk;
+# then fall with summer's ground or summer's crowns, to see which colour change breaks them.
 #
 #   bash experiments/ood_seasons/run.sh            # all stages; run again to resume
 #   STAGES="eval summary" bash experiments/ood_seasons/run.sh
@@ -19,10 +20,17 @@ MODELS=${MODELS:-ncp_cfc,ncp_ltc,cfc,lstm,gru,cnn}
 SEEDS=${SEEDS:-0,1,2}
 SCENES=${SCENES:-[summer,spring,fall,winter,urban,summer+fog,summer+dusk]}
 EVAL_EPISODES=${EVAL_EPISODES:-30}   # per checkpoint and scene; the seeds of a model are pooled in the table
+ABLATION_EPISODES=${ABLATION_EPISODES:-15}   # per checkpoint, fall colour ablation (the first layouts of the eval)
 VIDEO_SCENES=${VIDEO_SCENES:-[summer,winter,urban]}
 FALL_EPISODES=${FALL_EPISODES:-3}
 RESULTS=${RESULTS:-experiments/ood_seasons/results}
-STAGES=${STAGES:-collect train eval video summary}
+STAGES=${STAGES:-collect train eval fall_colours video summary}
+# summer's colours (conf/scene/summer.yaml), for the fall colour ablation
+SUMMER_GROUND='[[86,125,52],[74,112,44],[104,138,60],[92,110,50]]'
+SUMMER_BROADLEAF='[[62,128,48],[78,140,52],[52,112,42]]'
+SUMMER_BIRCH='[[96,156,62],[110,166,70]]'
+SUMMER_BUSHES='[[58,110,44],[70,122,50]]'
+
 NAVLNN=${NAVLNN:-navlnn}
 
 has() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -49,6 +57,18 @@ if has eval; then
   stamp "eval: $SCENES x $EVAL_EPISODES episodes per checkpoint"
   $NAVLNN eval checkpoint="$(checkpoints)" scenes="$SCENES" tasks=[fly_to_target] \
     episodes="$EVAL_EPISODES" logger.mode=offline progress=false hydra.run.dir="$OUT/eval"
+fi
+if has fall_colours; then
+  # Which of fall's colours breaks the policies? Fall with summer's green ground, and fall with
+  # summer's green crowns (layout, light, sky and trunks stay fall's); the eval's first layouts.
+  stamp "fall colour ablation: green ground, green crowns"
+  $NAVLNN eval checkpoint="$(checkpoints)" scene=fall "scene.ground.colors=$SUMMER_GROUND" \
+    +scene.label=fall_green_ground tasks=[fly_to_target] episodes="$ABLATION_EPISODES" eval.reference_expert=false \
+    logger.mode=offline progress=false hydra.run.dir="$OUT/eval_fall_green_ground"
+  $NAVLNN eval checkpoint="$(checkpoints)" scene=fall "scene.trees.broadleaf=$SUMMER_BROADLEAF" \
+    "scene.trees.birch=$SUMMER_BIRCH" "scene.bushes=$SUMMER_BUSHES" +scene.label=fall_green_crowns \
+    tasks=[fly_to_target] episodes="$ABLATION_EPISODES" eval.reference_expert=false \
+    logger.mode=offline progress=false hydra.run.dir="$OUT/eval_fall_green_crowns"
 fi
 if has video; then
   for m in ncp_cfc lstm; do

@@ -8,6 +8,7 @@ and writes into the results folder:
 - ``table.md``: success per model (rows) and scene (columns), the three seeds pooled, with
   95% Wilson intervals and each seed's own rate; collisions; the full metric table of the
   evaluation; best validation loss per run.
+- ``fall_colours.csv`` and ``fall_colours.png`` when the fall colour ablation ran.
 - ``summary.csv`` (model x scene, pooled), ``per_seed.csv`` (checkpoint x scene) and
   ``differences.csv`` (``ncp_cfc`` minus each other head per scene, paired by layout).
 - ``success.png``: bars with the pooled interval and a dot per seed; ``success_grid.png``: the
@@ -40,6 +41,7 @@ import numpy as np
 from navlnn.evaluation.metrics import wilson_interval
 
 LEVEL = 0.95
+ABLATION_RUNS = ("eval_fall_green_ground", "eval_fall_green_crowns")   # run.sh's fall_colours stage
 REFERENCE_MODEL = "ncp_cfc"   # the head the others are compared with, layout by layout
 FALL_FRAME = 245   # of the ncp_cfc fall video: episode 1, 4 s in, drifting from the sign toward orange crowns
 TRAJECTORY_SCENES = ("summer", "fall", "winter", "urban")   # top views copied next to the tables
@@ -198,7 +200,8 @@ def seed_count(cells: list[dict]) -> int:
     return max((len(c["seed_rates"]) for c in cells), default=0)
 
 
-def bar_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str], episodes) -> None:
+def bar_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str], episodes,
+              title: str = "fly_to_target, trained in summer: success by scene") -> None:
     """Grouped bars (pooled rate, Wilson interval) with one dot per seed."""
     import matplotlib
 
@@ -207,7 +210,7 @@ def bar_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str
 
     width = 0.8 / len(models)
     colors = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(12, 4.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.7 * len(scenes)), 4.2), constrained_layout=True)
     for i, m in enumerate(models):
         for j, s in enumerate(scenes):
             c = next((c for c in cells if c["model"] == m and c["scene"] == s), None)
@@ -225,7 +228,7 @@ def bar_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str
     ax.set_ylim(0, 105)
     ax.set_ylabel("success (%)")
     ax.axvline(0.5, color="0.6", lw=0.8, ls="--")
-    ax.set_title(f"fly_to_target, trained in summer: success by scene (bars: {seed_count(cells)} seeds pooled, {episodes} episodes, "
+    ax.set_title(f"{title} (bars: {seed_count(cells)} seeds pooled, {episodes} episodes, "
                  f"95% Wilson interval; dots: each seed)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncol=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.09), frameon=False)
@@ -310,6 +313,18 @@ def main() -> None:
     reference = REFERENCE_MODEL if REFERENCE_MODEL in models else models[0]
     diffs = paired_differences(rows, reference, models, scenes)
     write_csv(args.results / "differences.csv", diffs)
+    ablation_rows = []
+    for folder in ABLATION_RUNS:
+        if (args.run / folder / "episodes.csv").is_file():
+            ablation_rows += read_rows(args.run / folder / "episodes.csv")
+    flown = {r["episode"] for r in ablation_rows}  # fall itself on the same layouts only
+    ablation_rows = [r for r in rows if r["scene"] == "fall" and r["episode"] in flown] + ablation_rows
+    ablation_scenes = list(dict.fromkeys(r["scene"] for r in ablation_rows))
+    ablation = pooled(ablation_rows, models, ablation_scenes) if len(ablation_scenes) > 1 else []
+    if ablation:
+        write_csv(args.results / "fall_colours.csv", ablation)
+        bar_chart(args.results / "fall_colours.png", ablation, models, ablation_scenes, episodes[0],
+                  title="fall, and fall with one of summer's colours back")
     write_csv(args.results / "summary.csv", cells)
     write_csv(args.results / "per_seed.csv", per_seed)
     write_csv(args.results / "training.csv", training)
@@ -323,7 +338,12 @@ def main() -> None:
             rate_table(cells, models, scenes, "collision_rate"),
             f"Success of `{reference}` minus each other head (percentage points), paired by layout: each "
             f"layout's success averaged over a head's seeds, 95% bootstrap interval over layouts:", "",
-            difference_table(diffs, models, scenes), "Training (best validation loss, standardised "
+            difference_table(diffs, models, scenes)]
+    if ablation:
+        text += ["Fall colour ablation: success (%) in fall, in fall with summer's green ground, and in fall with "
+                 "summer's green crowns and bushes (same layouts, light, sky and trunks), seeds pooled, Wilson 95 %:",
+                 "", success_table(ablation, models, ablation_scenes)]
+    text += ["Training (best validation loss, standardised "
             "action units; the checkpoint flown is the best one):", "",
             "| model | seed | epochs | best val loss | final train loss |", "|---|---:|---:|---:|---:|"]
     text += [f"| {t['model']} | {t['seed']} | {t['epochs']} | {t['best_val_loss']:.4f} | {t['final_train_loss']:.4f} |"

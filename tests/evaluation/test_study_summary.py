@@ -92,3 +92,26 @@ def test_paired_difference_by_layout(summarize):
     assert -1.0 <= d["ci_low"] <= d["difference"] <= d["ci_high"] <= 1.0
     assert d["ci_low"] < 0 < d["ci_high"]  # three layouts settle nothing
     assert "+17 [" in summarize.difference_table(diffs, ["ncp_cfc", "lstm"], ["fall", "urban"])
+
+
+def test_fall_colour_ablation_table(summarize, tmp_path, monkeypatch):
+    def write(folder: Path, data: list[dict]) -> None:
+        folder.mkdir(parents=True)
+        with open(folder / "episodes.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(data[0]))
+            writer.writeheader()
+            writer.writerows(data)
+
+    run = tmp_path / "run"
+    write(run / "eval", rows("ncp_cfc", 0, "summer", "ss") + rows("ncp_cfc", 0, "fall", "ccs"))  # layout 2: not in the ablation
+    (run / "eval" / "eval.json").write_text(json.dumps({"seeds": [1, 2]}))
+    write(run / "eval_fall_green_ground", rows("ncp_cfc", 0, "fall_green_ground", "sc"))
+    write(run / "eval_fall_green_crowns", rows("ncp_cfc", 0, "fall_green_crowns", "ss"))
+    out = tmp_path / "results"
+    monkeypatch.setattr("sys.argv", ["summarize.py", str(run), str(out)])
+    summarize.main()
+    with open(out / "fall_colours.csv", newline="") as f:
+        got = {r["scene"]: float(r["success_rate"]) for r in csv.DictReader(f)}
+    assert got == {"fall": 0.0, "fall_green_ground": 0.5, "fall_green_crowns": 1.0}
+    assert (out / "fall_colours.png").stat().st_size > 0
+    assert "| fall | fall_green_ground | fall_green_crowns |" in (out / "table.md").read_text()
