@@ -32,6 +32,7 @@ import math
 import os
 import platform
 import shutil
+import textwrap
 from collections import defaultdict
 from importlib.metadata import version
 from pathlib import Path
@@ -228,8 +229,9 @@ def bar_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str
     ax.set_ylim(0, 105)
     ax.set_ylabel("success (%)")
     ax.axvline(0.5, color="0.6", lw=0.8, ls="--")
-    ax.set_title(f"{title} (bars: {seed_count(cells)} seeds pooled, {episodes} episodes, "
-                 f"95% Wilson interval; dots: each seed)", fontsize=9)
+    note = (f"{title} (bars: {seed_count(cells)} seeds pooled, {episodes} episodes, "
+            f"95% Wilson interval; dots: each seed)")
+    ax.set_title(textwrap.fill(note, width=int(14 * fig.get_size_inches()[0])), fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncol=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.09), frameon=False)
     fig.savefig(path, dpi=130)
@@ -323,7 +325,8 @@ def main() -> None:
     ablation = pooled(ablation_rows, models, ablation_scenes) if len(ablation_scenes) > 1 else []
     if ablation:
         write_csv(args.results / "fall_colours.csv", ablation)
-        bar_chart(args.results / "fall_colours.png", ablation, models, ablation_scenes, episodes[0],
+        bar_chart(args.results / "fall_colours.png", ablation, models, ablation_scenes,
+                  "/".join(str(n) for n in sorted({c["episodes"] for c in ablation})),
                   title="fall, and fall with one of summer's colours back")
     write_csv(args.results / "summary.csv", cells)
     write_csv(args.results / "per_seed.csv", per_seed)
