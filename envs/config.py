@@ -81,7 +81,8 @@ def dataclass_from_config(cls: type[T], cfg: Mapping, what: str) -> T:
     missing = [n for n in names if n not in cfg]
     if missing:
         raise ValueError(f"{what} lacks keys: {', '.join(missing)}")
-    return cls(**{n: tuple(_plain(cfg[n])) if isinstance(_plain(cfg[n]), list) else cfg[n] for n in names})
+    values = {n: _plain(cfg[n]) for n in names}
+    return cls(**{n: tuple(v) if isinstance(v, list) else v for n, v in values.items()})
 
 
 def asset(name: str) -> Path:
