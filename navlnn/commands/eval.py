@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
 from navlnn.data.collect import default_workers
-from navlnn.evaluation.evaluate import BadInput, check_env_fits, evaluate, plan, write_report
+from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, evaluate, plan, write_report
 
 
 def run(cfg: DictConfig) -> list[Path]:
@@ -19,10 +19,7 @@ def run(cfg: DictConfig) -> list[Path]:
     config = OmegaConf.to_container(cfg, resolve=True)
     settings = config["eval"]
     try:
-        scenes = config["scenes"]
-        if config.get("scene"):  # scene=<name> selected the config group: that one scene, with its overrides
-            scenes = [config["scene"]]
-        tasks = [config["task"]] if config.get("task") else config["tasks"]
+        scenes, tasks = chosen(config, "scene", "scenes"), chosen(config, "task", "tasks")
         the_plan = plan(config["checkpoint"], scenes, tasks, int(cfg.episodes), int(cfg.seed),
                         config["drone"], config.get("expert"), settings.get("stress") or {},
                         bool(cfg.match_camera), bool(settings["reference_expert"]))

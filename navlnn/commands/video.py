@@ -12,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
-from navlnn.evaluation.evaluate import BadInput, check_env_fits, plan, scene_label, task_name
+from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, plan, scene_label, task_name
 from navlnn.evaluation.runner import CheckpointPolicy, EnvFactory, fly
 from navlnn.evaluation.video import Layout, episode_frames, neuron_groups, probe_mp4, write_mp4
 from navlnn.nn.perception import visual_backprop
@@ -31,10 +31,7 @@ def run(cfg: DictConfig) -> list[Path]:
     """Fly the episodes, draw them and write ``video.mp4`` (and ``poster.png``) into the run folder."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
-    scenes = config["scenes"]
-    if config.get("scene"):  # scene=<name> selected the config group: that one scene, with its overrides
-        scenes = [config["scene"]]
-    tasks = [config["task"]] if config.get("task") else config["tasks"]
+    scenes, tasks = chosen(config, "scene", "scenes"), chosen(config, "task", "tasks")
     drone = dict(config["drone"])
     drone["chase_camera"] = {**drone.get("chase_camera", {}), **(config.get("chase_camera") or {})}
     try:

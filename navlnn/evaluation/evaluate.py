@@ -94,11 +94,17 @@ class Plan:
 def scene_label(scene: str | Mapping) -> str:
     """The label of a scene given by name (``"winter+fog"``) or as a mapping: its ``label`` key
     when set (``+scene.label=...``, for a scene with overridden settings), else name and modifiers."""
+    from envs.scene import resolve_scene
+
     if not isinstance(scene, Mapping):
         return str(scene)
-    if scene.get("label"):
-        return str(scene["label"])
-    return "+".join([str(scene["name"]), *(str(m) for m in scene.get("modifiers") or [])])
+    return str(scene.get("label") or resolve_scene(scene)["full_name"])
+
+
+def chosen(config: Mapping, one: str, many: str) -> list:
+    """``[config[one]]`` when the config group ``one`` was selected (``scene=fall``, with its
+    overrides), else the list ``config[many]`` (``scenes=[...]``)."""
+    return [config[one]] if config.get(one) else config[many]
 
 
 def task_name(task: str | Mapping) -> str:
@@ -233,17 +239,17 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
     expert_options = FlyOptions(expert=ExpertFactory.of(plan_.expert), beta=1.0)
     jobs: list[Job] = []
     for scene in plan_.scenes:
+        label = scene_label(scene)
         for task in plan_.tasks:
             if plan_.reference_expert:
                 env = plan_.env_factory(plan_.models[0], scene, task)
-                jobs += [Job(None, env, s, expert_options, (("kind", "expert"), ("scene", scene_label(scene)),
-                                                             ("task", task_name(task))))
+                jobs += [Job(None, env, s, expert_options, (("kind", "expert"), ("scene", label), ("task", task_name(task))))
                          for s in plan_.seeds]
             for model in plan_.models:
                 env = plan_.env_factory(model, scene, task)
                 policy = CheckpointPolicy(model.path)
                 jobs += [Job(policy, env, s, options, (("kind", "policy"), ("model", model.label),
-                                                        ("checkpoint", model.path), ("scene", scene_label(scene)),
+                                                        ("checkpoint", model.path), ("scene", label),
                                                         ("task", task_name(task)),
                                                         ("episode", i)))
                          for i, s in enumerate(plan_.seeds)]
@@ -312,7 +318,7 @@ def _csv_value(value: Any) -> Any:
     value = _clean(value)
     if value is None:
         return ""
-    if isinstance(value, list):
+    if isinstance(value, (list, dict)):
         return json.dumps(value)
     if isinstance(value, float):
         return f"{value:.6g}"
