@@ -193,32 +193,23 @@ def record_episode(env, expert, seed: int, noise: InjectedNoise | None,
     return arrays, summary
 
 
-_ROW_KEYS = ("image", "label", "action", "noise_on", "dt", "time", "reward", "drone_pos_world", "drone_vel_world",
-             "drone_vel_body", "drone_rpy", "drone_ang_vel_body", "target_pos_world", "target_yaw",
-             "target_approach_world", "target_index", "bearing_to_target", "distance_to_approach",
+_DRONE_KEYS = ("pos_world", "vel_world", "vel_body", "rpy", "ang_vel_body")  # recorded as drone_<key>
+_TARGET_KEYS = ("pos_world", "yaw", "approach_world", "index")  # recorded as target_<key>
+_ROW_KEYS = ("image", "label", "action", "noise_on", "dt", "time", "reward", *(f"drone_{k}" for k in _DRONE_KEYS),
+             *(f"target_{k}" for k in _TARGET_KEYS), "bearing_to_target", "distance_to_approach",
              "nearest_obstacle_distance")
 
 
 def _append(rows: dict[str, list], image, label, action, on: bool, dt: float, info: Mapping) -> None:
-    drone, target = info["drone"], info["target"]
-    rows["image"].append(image)
-    rows["label"].append(label)
-    rows["action"].append(action)
-    rows["noise_on"].append(on)
-    rows["dt"].append(dt)
-    rows["time"].append(info["time_s"])
-    rows["drone_pos_world"].append(drone["pos_world"])
-    rows["drone_vel_world"].append(drone["vel_world"])
-    rows["drone_vel_body"].append(drone["vel_body"])
-    rows["drone_rpy"].append(drone["rpy"])
-    rows["drone_ang_vel_body"].append(drone["ang_vel_body"])
-    rows["target_pos_world"].append(target["pos_world"])
-    rows["target_yaw"].append(target["yaw"])
-    rows["target_approach_world"].append(target["approach_world"])
-    rows["target_index"].append(target["index"])
-    rows["bearing_to_target"].append(info["bearing_to_target"])
-    rows["distance_to_approach"].append(info["distance_to_approach"])
-    rows["nearest_obstacle_distance"].append(min(float(info["nearest_obstacle_distance"]), 1e6))
+    for key, value in (("image", image), ("label", label), ("action", action), ("noise_on", on), ("dt", dt),
+                       ("time", info["time_s"]), ("bearing_to_target", info["bearing_to_target"]),
+                       ("distance_to_approach", info["distance_to_approach"]),
+                       ("nearest_obstacle_distance", min(float(info["nearest_obstacle_distance"]), 1e6))):
+        rows[key].append(value)
+    for key in _DRONE_KEYS:
+        rows[f"drone_{key}"].append(info["drone"][key])
+    for key in _TARGET_KEYS:
+        rows[f"target_{key}"].append(info["target"][key])
 
 
 def widened(task: Mapping, start: Mapping) -> dict:
