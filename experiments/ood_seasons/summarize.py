@@ -37,9 +37,11 @@ from collections import defaultdict
 from importlib.metadata import version
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from navlnn.evaluation.metrics import wilson_interval
+from navlnn.evaluation.evaluate import write_csv
+from navlnn.evaluation.metrics import bootstrap_interval, wilson_interval
 
 LEVEL = 0.95
 ABLATION_RUNS = ("eval_fall_green_ground", "eval_fall_green_crowns")   # run.sh's fall_colours stage
@@ -115,7 +117,6 @@ def paired_differences(rows: list[dict], reference: str, models: list[str], scen
     seeds; the difference is averaged over layouts, and its interval comes from resampling
     layouts (percentile bootstrap), which respects that the seeds of a model share layouts.
     """
-    rng = np.random.default_rng(seed)
     out = []
     for s in scenes:
         score: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
@@ -131,8 +132,7 @@ def paired_differences(rows: list[dict], reference: str, models: list[str], scen
             if not layouts:
                 continue
             diff = np.array([np.mean(score[reference][k]) - np.mean(score[m][k]) for k in layouts])
-            means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
-            lo, hi = np.quantile(means, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+            lo, hi = bootstrap_interval(diff, LEVEL, resamples, seed)
             out.append({"scene": s, "model": m, "reference": reference, "layouts": len(layouts),
                         "difference": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi)})
     return out
@@ -262,39 +262,22 @@ def grid_chart(path: Path, cells: list[dict], models: list[str], scenes: list[st
     plt.close(fig)
 
 
-def shrink_png(src: Path, out: Path, width: int = 960) -> None:
-    """A copy of the PNG ``src`` scaled to ``width`` pixels (committed copies stay small)."""
-    import cv2
-
-    img = cv2.imread(str(src))
-    height = round(img.shape[0] * width / img.shape[1])
-    cv2.imwrite(str(out), cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA))
+def write_png(out: Path, bgr: np.ndarray, width: int = 960) -> None:
+    """``bgr`` scaled to ``width`` pixels as a PNG (committed copies stay small)."""
+    height = round(bgr.shape[0] * width / bgr.shape[1])
+    cv2.imwrite(str(out), cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA))
 
 
-def video_frame(video: Path, index: int, out: Path, width: int = 960) -> None:
-    """Frame ``index`` of an MP4 as a PNG ``width`` pixels wide."""
+def video_frame(video: Path, index: int, out: Path) -> None:
+    """Frame ``index`` of an MP4 as a PNG."""
     import av
-    import cv2
 
     with av.open(str(video)) as container:
         for i, frame in enumerate(container.decode(video=0)):
             if i == index:
-                rgb = frame.to_ndarray(format="rgb24")
-                height = round(rgb.shape[0] * width / rgb.shape[1])
-                cv2.imwrite(str(out), cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)[..., ::-1])
+                write_png(out, frame.to_ndarray(format="bgr24"))
                 return
     raise SystemExit(f"{video} has fewer than {index + 1} frames")
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    """Rows as CSV (dicts as JSON text)."""
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, dict) else
-                             (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
 def main() -> None:
@@ -356,7 +339,7 @@ def main() -> None:
         text += ["", "All metrics (from `navlnn eval`, seeds pooled):", "", full.read_text()]
     (args.results / "table.md").write_text("\n".join(text) + "\n")
     for poster in sorted((args.run / "video").glob("*/poster.png")):
-        shrink_png(poster, args.results / f"poster-{poster.parent.name}.png")
+        write_png(args.results / f"poster-{poster.parent.name}.png", cv2.imread(str(poster)))
     fall_video = args.run / "video" / "ncp_cfc-seed0-fall" / "video.mp4"
     if fall_video.is_file():
         video_frame(fall_video, FALL_FRAME, args.results / "fall-frame.png")

@@ -29,6 +29,15 @@ def rows(model: str, seed: int, scene: str, outcomes: str) -> list[dict]:
              "success": str(o == "s"), "collision": str(o == "c")} for i, o in enumerate(outcomes)]
 
 
+def write_episodes(folder: Path, data: list[dict]) -> None:
+    """``episodes.csv`` of an evaluation run folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "episodes.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(data[0]))
+        writer.writeheader()
+        writer.writerows(data)
+
+
 def test_pooled_rates_intervals_and_seed_spread(summarize):
     data = (rows("ncp_cfc", 0, "winter", "ssss") + rows("ncp_cfc", 1, "winter", "sscc")
             + rows("ncp_cfc", 2, "winter", "sttc") + rows("lstm", 0, "winter", "cccc"))
@@ -56,12 +65,8 @@ def test_pooled_rates_intervals_and_seed_spread(summarize):
 
 def test_main_writes_tables_and_charts(summarize, tmp_path, monkeypatch):
     run = tmp_path / "run"
-    (run / "eval").mkdir(parents=True)
-    data = rows("ncp_cfc", 0, "summer", "ssst") + rows("ncp_cfc", 1, "summer", "sssc") + rows("cnn", 0, "urban", "cct")
-    with open(run / "eval" / "episodes.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(data[0]))
-        writer.writeheader()
-        writer.writerows(data)
+    write_episodes(run / "eval", rows("ncp_cfc", 0, "summer", "ssst") + rows("ncp_cfc", 1, "summer", "sssc")
+                   + rows("cnn", 0, "urban", "cct"))
     (run / "eval" / "eval.json").write_text(json.dumps({"scenes": ["summer", "urban"], "seeds": [1, 2, 3, 4]}))
     out = tmp_path / "results"
     monkeypatch.setattr("sys.argv", ["summarize.py", str(run), str(out)])
@@ -95,18 +100,11 @@ def test_paired_difference_by_layout(summarize):
 
 
 def test_fall_colour_ablation_table(summarize, tmp_path, monkeypatch):
-    def write(folder: Path, data: list[dict]) -> None:
-        folder.mkdir(parents=True)
-        with open(folder / "episodes.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(data[0]))
-            writer.writeheader()
-            writer.writerows(data)
-
     run = tmp_path / "run"
-    write(run / "eval", rows("ncp_cfc", 0, "summer", "ss") + rows("ncp_cfc", 0, "fall", "ccs"))  # layout 2: not in the ablation
+    write_episodes(run / "eval", rows("ncp_cfc", 0, "summer", "ss") + rows("ncp_cfc", 0, "fall", "ccs"))  # layout 2: not in the ablation
     (run / "eval" / "eval.json").write_text(json.dumps({"seeds": [1, 2]}))
-    write(run / "eval_fall_green_ground", rows("ncp_cfc", 0, "fall_green_ground", "sc"))
-    write(run / "eval_fall_green_crowns", rows("ncp_cfc", 0, "fall_green_crowns", "ss"))
+    write_episodes(run / "eval_fall_green_ground", rows("ncp_cfc", 0, "fall_green_ground", "sc"))
+    write_episodes(run / "eval_fall_green_crowns", rows("ncp_cfc", 0, "fall_green_crowns", "ss"))
     out = tmp_path / "results"
     monkeypatch.setattr("sys.argv", ["summarize.py", str(run), str(out)])
     summarize.main()
