@@ -183,12 +183,12 @@ def rate_table(cells: list[dict], models: list[str], scenes: list[str], key: str
 
 def training_rows(run: Path, models: list[str]) -> list[dict]:
     """Best validation loss and epochs of every training run found under ``run/train``."""
-    import torch
+    from navlnn.nn.checkpoint import read_checkpoint
 
     out = []
     for m in models:
         for ckpt in sorted((run / "train").glob(f"{m}-seed*/checkpoints/last.pt")):
-            payload = torch.load(ckpt, map_location="cpu", weights_only=False)
+            payload = read_checkpoint(ckpt)
             history = payload.get("history") or []
             out.append({"model": m, "seed": ckpt.parent.parent.name.rsplit("-seed", 1)[-1],
                         "epochs": len(history), "best_val_loss": float(payload.get("best_val_loss", math.nan)),

@@ -17,7 +17,7 @@ from navlnn.data.concat import ConcatWindows
 from navlnn.data.format import read_manifest
 from navlnn.data.loader import Demonstrations, SequenceWindows
 from navlnn.nn.policy import build_policy
-from navlnn.training.checkpoint import action_space_spec, load_policy
+from navlnn.nn.checkpoint import action_space_spec, load_policy
 from navlnn.training.loop import TrainConfig, fit
 
 DAGGER_SEED_OFFSET = 1_000_003  # round r collects with seed (seed + 1) * offset + r: disjoint from the expert data
@@ -74,7 +74,7 @@ def run(cfg: DictConfig) -> list[Path]:
                 print(f"round {r}: beta {beta:.3f}, flown episodes' success "
                       f"{manifest['summary']['success_rate']:.2f} ({manifest['summary']['episodes']} episodes)")
             train_windows, val_windows, camera = _windows(folders, cfg)
-            policy = build_policy(cfg.model, camera) if best is None else load_policy(best, camera)
+            policy = build_policy(cfg.model, camera, allow_targets=True) if best is None else load_policy(best, camera)
             if r == 0:
                 print(policy.describe())
             result = fit(policy, train_windows, val_windows, train_cfg, round_dir / "checkpoints",

@@ -12,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from navlnn.nn.export import export_policy_onnx
-from navlnn.training.checkpoint import load_policy
+from navlnn.nn.checkpoint import load_policy
 
 FORMATS = ("onnx",)
 

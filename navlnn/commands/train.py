@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from navlnn import tracking
 from navlnn.data.loader import Demonstrations, SequenceWindows
 from navlnn.nn.policy import build_policy
-from navlnn.training.checkpoint import action_space_spec
+from navlnn.nn.checkpoint import action_space_spec
 from navlnn.training.loop import TrainConfig, fit
 
 TRAIN_KEYS = {f for f in TrainConfig.__dataclass_fields__}
@@ -57,7 +57,7 @@ def run(cfg: DictConfig) -> list[Path]:
         demos = Demonstrations(data, camera=camera, episodes=ids, **expect)
         camera = demos.camera
         windows[name] = SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride))
-    policy = build_policy(cfg.model, camera)
+    policy = build_policy(cfg.model, camera, allow_targets=True)
     if rank == 0:
         print(policy.describe())
         print(f"data {data}: {len(train_ids)} train / {len(val_ids)} val episodes, "

@@ -158,7 +158,7 @@ class EpisodeMaker:
         if self._policy is None:
             import torch
 
-            from navlnn.training.checkpoint import load_policy
+            from navlnn.nn.checkpoint import load_policy
 
             torch.set_num_threads(1)
             env, _ = self._env("task")

@@ -19,12 +19,11 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from navlnn.nn.heads import Head, LiquidHead
 from navlnn.nn.perception import ConvTrunk
+from navlnn.nn.registry import HEADS, TARGET_KEY, check_model_config, head_entry
 
 
 class Policy(nn.Module):
@@ -100,38 +99,68 @@ class Policy(nn.Module):
                 f"state {self.state_size}")
 
 
-def build_policy(model: Mapping[str, Any], image_hw: tuple[int, int], action_dim: int = 4) -> Policy:
-    """Build a policy from a model config (``conf/model/*.yaml``): ``trunk`` kwargs and a ``head`` with ``_target_``.
+def build_policy(
+    model: Mapping[str, Any], image_hw: tuple[int, int], action_dim: int = 4, *, allow_targets: bool = False
+) -> Policy:
+    """Build a policy from a model config: ``trunk`` kwargs and a ``head`` naming a registered head.
+
+    The head's ``_target_`` is looked up in :mod:`navlnn.nn.registry` (by name or class path) and the
+    whole config is checked there: known keys, plain values. Only a config a person wrote in
+    ``conf/`` (``allow_targets=True``, what ``navlnn train`` passes) may name an unregistered class,
+    which Hydra then instantiates; a config read from a file never may (see :func:`load_policy`).
 
     The policy keeps a plain-data copy of the config in which an NCP wiring is replaced by its exact
     matrices, so that a checkpoint rebuilds the very same circuit.
     """
     model = _plain(model)
-    if "trunk" not in model or "head" not in model:
-        raise ValueError(f"model config needs 'trunk' and 'head' sections, got keys {sorted(model)}")
-    trunk = ConvTrunk(image_hw, **model["trunk"])
-    head_cfg = dict(model["head"])
-    if "_target_" not in head_cfg:
-        raise ValueError("model.head needs a _target_ (e.g. navlnn.nn.heads.LiquidHead)")
-    try:
-        head = instantiate(head_cfg, feature_dim=trunk.feature_dim, action_dim=action_dim, _convert_="all")
-    except InstantiationException as exc:  # surface the head's own message, not Hydra's wrapper
-        cause = exc.__cause__ if exc.__cause__ is not None else exc
-        raise ValueError(f"model.head ({head_cfg['_target_']}): {cause}") from cause
-    if not isinstance(head, Head):
-        raise ValueError(f"model.head._target_ must build a navlnn.nn.heads.Head, got {type(head).__name__}")
+    head_cfg = dict(model.get("head") or {})
+    target = head_cfg.get(TARGET_KEY)
+    registered = any(target in (e.name, e.target) for e in HEADS.values())
+    if allow_targets and target is not None and not registered:
+        trunk, head = _instantiated(model, image_hw, action_dim)
+    else:
+        check_model_config(model)
+        entry = head_entry(target)
+        trunk = ConvTrunk(image_hw, **model["trunk"])
+        settings = {k: v for k, v in head_cfg.items() if k != TARGET_KEY}
+        try:
+            head = entry.cls(feature_dim=trunk.feature_dim, action_dim=action_dim, **settings)
+        except TypeError as exc:
+            raise ValueError(f"model.head ({entry.name}): {exc}") from exc
+        head_cfg[TARGET_KEY] = entry.target
     if isinstance(head, LiquidHead) and head.wiring is not None:
         head_cfg["wiring"] = head.wiring.to_dict()
     config = {**model, "head": head_cfg}
     return Policy(trunk, head, action_dim, config)
 
 
-def _plain(config: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        from omegaconf import DictConfig, OmegaConf
+def _instantiated(model: dict[str, Any], image_hw: tuple[int, int], action_dim: int) -> tuple[ConvTrunk, Head]:
+    """Trunk and head of a ``conf/`` config whose head names a class of the user's own (Hydra instantiate)."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
 
-        if isinstance(config, DictConfig):
-            return OmegaConf.to_container(config, resolve=True)  # type: ignore[return-value]
-    except ImportError:  # pragma: no cover - omegaconf ships with hydra
-        pass
-    return copy.deepcopy(dict(config))
+    if "trunk" not in model or "head" not in model:
+        raise ValueError(f"model config needs 'trunk' and 'head' sections, got keys {sorted(model)}")
+    trunk = ConvTrunk(image_hw, **model["trunk"])
+    head_cfg = dict(model["head"])
+    try:
+        head = instantiate(head_cfg, feature_dim=trunk.feature_dim, action_dim=action_dim, _convert_="all")
+    except InstantiationException as exc:  # surface the head's own message, not Hydra's wrapper
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        raise ValueError(f"model.head ({head_cfg[TARGET_KEY]}): {cause}") from cause
+    if not isinstance(head, Head):
+        raise ValueError(f"model.head._target_ must build a navlnn.nn.heads.Head, got {type(head).__name__}")
+    return trunk, head
+
+
+def _plain(config: Any) -> Any:
+    """A deep copy with omegaconf containers (anywhere inside) turned into dicts and lists."""
+    from omegaconf import Container, OmegaConf
+
+    if isinstance(config, Container):
+        return OmegaConf.to_container(config, resolve=True)
+    if isinstance(config, Mapping):
+        return {key: _plain(value) for key, value in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [_plain(value) for value in config]
+    return copy.deepcopy(config)

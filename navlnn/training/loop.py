@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from navlnn.nn.policy import Policy
 from navlnn.training.augment import ImageAugment
-from navlnn.training.checkpoint import read_checkpoint, save_checkpoint
+from navlnn.nn.checkpoint import read_checkpoint, save_checkpoint
 
 
 class WindowDataset(Protocol):

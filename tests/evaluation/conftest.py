@@ -8,7 +8,7 @@ import pytest
 from _tiny import CAMERA, SHORT_TASK, tiny_policy
 
 from navlnn.evaluation.runner import EnvFactory
-from navlnn.training.checkpoint import save_checkpoint
+from navlnn.nn.checkpoint import save_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from synthetic_windows import NO_AUGMENT, Windows, small_policy
 
-from navlnn.training.checkpoint import read_checkpoint
+from navlnn.nn.checkpoint import read_checkpoint
 from navlnn.training.loop import TrainConfig, fit
 
 

@@ -4,6 +4,10 @@ A checkpoint loads with ``torch.load(path, weights_only=True)`` and holds everyt
 rebuild and use the policy without the training code: the model config (wiring matrices
 included), the camera size and the action space it expects, and the training state for exact
 resume.
+
+A checkpoint is data, never code: its model config is checked against the registry of the
+project's own heads (:mod:`navlnn.nn.registry`) before anything is built from it, and nothing in
+it is handed to Hydra's ``instantiate``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Mapping, Optional
 import torch
 
 from navlnn.nn.policy import Policy, build_policy
+from navlnn.nn.registry import UnsafeConfig, check_model_config
 
 FORMAT = "navlnn-policy-v1"
 ACTION_NAMES = ("vx", "vy", "vz", "yaw_rate")
@@ -61,6 +66,16 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"checkpoint {path}: format {found!r}, expected {FORMAT!r} (a file written by navlnn train)")
+    for key in ("model", "state_dict", "image_hw", "action_space"):
+        if key not in payload:
+            raise ValueError(f"checkpoint {path}: no '{key}' entry; it was not written by navlnn train")
+    try:
+        check_model_config(payload["model"])
+    except UnsafeConfig as exc:
+        raise UnsafeConfig(f"checkpoint {path}: refused, {exc}") from None
+    hw = payload["image_hw"]
+    if not (isinstance(hw, (list, tuple)) and len(hw) == 2 and all(type(v) is int and v > 0 for v in hw)):
+        raise ValueError(f"checkpoint {path}: image_hw {hw!r} is not a (height, width) pair of positive integers")
     return payload
 
 
@@ -76,7 +91,7 @@ def load_policy(path: str | os.PathLike, image_hw: Optional[tuple[int, int]] = N
         )
     if payload["action_space"] != action_space_spec():
         raise ValueError(f"checkpoint {path}: action space {payload['action_space']} is not navlnn's {action_space_spec()}")
-    policy = build_policy(payload["model"], stored_hw, action_dim=len(payload["action_space"]["names"]))
+    policy = build_policy(payload["model"], stored_hw, action_dim=len(payload["action_space"]["names"]), allow_targets=False)
     state_dict = dict(payload["state_dict"])
     # checkpoints from before actions were standardised learned them unscaled: mean 0, scale 1
     state_dict.setdefault("action_mean", policy.action_mean.clone())
