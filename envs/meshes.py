@@ -88,7 +88,6 @@ class MeshBuilder:
             normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
             normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
             # one list object per colour and per face normal, shared by the vertices that use it
-            # (fewer objects for PyBullet to parse and for create_mesh_shape to look after)
             slot_uv: dict[tuple[float, float], list[float]] = {}
             uvs: list = []
             for u, n in self._uv:
@@ -214,11 +213,7 @@ _INDICES: list[int] = []
 
 
 def index_range(n: int) -> list[int]:
-    """``list(range(n))`` made of long-lived int objects.
-
-    PyBullet's ``createVisualShape`` keeps a reference to every index it reads; with these
-    shared ints that costs nothing, where fresh ints would stay in memory for good.
-    """
+    """``list(range(n))`` made of long-lived int objects, shared by every mesh."""
     if n > len(_INDICES):
         _INDICES.extend(range(len(_INDICES), max(n, 2 * len(_INDICES))))
     return _INDICES[:n]

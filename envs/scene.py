@@ -8,13 +8,13 @@ gives the same layout in every forest season, so seasons change the look and not
 
 from __future__ import annotations
 
-import ctypes
 import math
-import sys
-import sysconfig
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import cv2
@@ -264,42 +264,62 @@ class ChunkMeshes:
     far: MeshBuilder
 
 
-def create_mesh_shape(client: int, vertices: list, indices: list, normals: list, uvs: list) -> int:
-    """``p.createVisualShape`` for a mesh, without its memory leak.
+class _MeshArguments:
+    """Long-lived lists that carry mesh data into ``p.createVisualShape``.
 
-    PyBullet (3.2.x) keeps references to the lists it is given (and to each inner list) and
-    never releases them, so every scene built would stay in memory for good (about 35 MB per
-    reset of a forest). This measures the references the call added to each distinct list and
-    gives them back.
+    PyBullet (3.2.x) takes two references to every list it is given (the outer lists and each
+    row) and never gives them back, so a list passed to it would stay in memory for good
+    (about 18 MB per reset of a forest). Only these lists are ever passed: they are refilled
+    for each mesh, so the references PyBullet keeps point at objects that live anyway, and the
+    memory they hold is that of the largest mesh so far (about a thousand vertices).
     """
-    args = (vertices, indices, normals, uvs)
-    distinct: dict[int, object] = {}
-    for value in args:
-        distinct[id(value)] = value
-        if value and isinstance(value[0], list):
-            for item in value:
-                distinct[id(item)] = item
-    objects = list(distinct.values())
-    before = [sys.getrefcount(o) for o in objects]
-    shape = p.createVisualShape(p.GEOM_MESH, vertices=vertices, indices=indices, normals=normals, uvs=uvs,
-                                physicsClientId=client)
-    after = [sys.getrefcount(o) for o in objects]
-    for obj, b, a in zip(objects, before, after):
-        if a > b:
-            _release(obj, a - b)
-    return shape
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._rows: dict[str, list[list]] = {"vertices": [], "normals": [], "uvs": []}
+        self._outer: dict[str, list] = {name: [] for name in ("vertices", "normals", "uvs", "indices")}
+
+    def rows(self, name: str, values: Sequence | np.ndarray) -> list:
+        """The outer list for ``name``, holding this object's rows refilled with ``values``."""
+        if isinstance(values, np.ndarray):
+            values = values.tolist()
+        n = len(values)
+        rows = self._rows[name]
+        if n > len(rows):
+            rows.extend([] for _ in range(n - len(rows)))
+        deque(map(list.__setitem__, rows, repeat(_ALL, n), values), maxlen=0)  # rows[i][:] = values[i]
+        outer = self._outer[name]
+        outer[:] = rows[:n]
+        return outer
+
+    def flat(self, name: str, values: Sequence | np.ndarray) -> list:
+        """The outer list for ``name`` refilled with ``values`` (a flat sequence)."""
+        outer = self._outer[name]
+        outer[:] = values.tolist() if isinstance(values, np.ndarray) else values
+        return outer
+
+    def sizes(self) -> dict[str, int]:
+        """Rows held per argument (for tests)."""
+        return {name: len(rows) for name, rows in self._rows.items()}
 
 
-def _release(obj, count: int) -> None:
-    """Drop ``count`` references to ``obj`` that a C extension took and never gave back."""
-    if _PLAIN_REFCOUNT:  # CPython with the GIL: the count is the object's first field
-        ctypes.c_ssize_t.from_address(id(obj)).value -= count
-    else:
-        for _ in range(count):
-            ctypes.pythonapi.Py_DecRef(ctypes.py_object(obj))
+_ALL = slice(None)
+_ARGUMENTS = _MeshArguments()
 
 
-_PLAIN_REFCOUNT = sys.implementation.name == "cpython" and not sysconfig.get_config_var("Py_GIL_DISABLED")
+def create_mesh_shape(client: int, vertices: Sequence | np.ndarray, indices: Sequence | np.ndarray,
+                      normals: Sequence | np.ndarray, uvs: Sequence | np.ndarray) -> int:
+    """``p.createVisualShape`` for a mesh, without PyBullet's memory leak.
+
+    ``vertices`` and ``normals`` are (N, 3) and ``uvs`` (N, 2) sequences (lists or arrays),
+    ``indices`` a flat sequence of ints. Their values are copied into long-lived lists
+    (:class:`_MeshArguments`), so PyBullet keeps no reference to the caller's objects.
+    """
+    args = _ARGUMENTS
+    with args.lock:
+        return p.createVisualShape(p.GEOM_MESH, vertices=args.rows("vertices", vertices),
+                                   indices=args.flat("indices", indices), normals=args.rows("normals", normals),
+                                   uvs=args.rows("uvs", uvs), physicsClientId=client)
 
 
 def _mesh_body(client: int, mesh: MeshBuilder, texture: int, position=(0.0, 0.0, 0.0)) -> int:

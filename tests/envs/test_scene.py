@@ -159,6 +159,12 @@ def test_urban_has_buildings_and_no_forest():
         e.close()
 
 
+def _mesh(rng: np.random.Generator, n: int) -> tuple[list, list, list, list]:
+    """Fresh vertex, index, normal and uv lists of an ``n``-vertex mesh."""
+    return (rng.random((n, 3)).tolist(), list(range(n)), [[0.0, 0.0, 1.0] for _ in range(n)],
+            [[0.5, 0.5] for _ in range(n)])
+
+
 def test_mesh_shapes_do_not_keep_the_lists_alive():
     import sys
 
@@ -168,17 +174,71 @@ def test_mesh_shapes_do_not_keep_the_lists_alive():
 
     cid = p.connect(p.DIRECT)
     try:
-        verts = np.random.default_rng(0).random((6, 3)).tolist()
-        normals = [[0.0, 0.0, 1.0] for _ in range(6)]
-        uvs = [[0.5, 0.5] for _ in range(6)]
-        indices = list(range(6))
-        lists = [verts, normals, uvs, indices, verts[0], uvs[5]]
+        verts, indices, normals, uvs = _mesh(np.random.default_rng(0), 6)
+        arrays = [np.asarray(verts), np.arange(6), np.asarray(normals), np.asarray(uvs)]
+        lists = [verts, normals, uvs, indices, verts[0], uvs[5], normals[3], *arrays]
         before = [sys.getrefcount(x) for x in lists]
         for _ in range(3):
             assert create_mesh_shape(cid, verts, indices, normals, uvs) >= 0
+            assert create_mesh_shape(cid, *arrays) >= 0
         assert [sys.getrefcount(x) for x in lists] == before
     finally:
         p.disconnect(cid)
+
+
+def test_mesh_shapes_leave_no_lists_behind():
+    """PyBullet keeps references to the lists it is given: only long-lived ones may reach it."""
+    import gc
+
+    import pybullet as p
+
+    from envs.scene import _ARGUMENTS, create_mesh_shape
+
+    def live_lists() -> int:
+        gc.collect()
+        return sum(type(o) is list for o in gc.get_objects())
+
+    rng = np.random.default_rng(1)
+    cid = p.connect(p.DIRECT)
+    try:
+        assert create_mesh_shape(cid, *_mesh(rng, 400)) >= 0
+        before, rows = live_lists(), _ARGUMENTS.sizes()
+        for n in (400, 120, 399, 7) * 5:
+            assert create_mesh_shape(cid, *_mesh(rng, n)) >= 0
+        grown = live_lists() - before
+        assert grown < 20, f"{grown} lists left behind by 20 meshes (a leak keeps about 3 per vertex)"
+        assert _ARGUMENTS.sizes() == rows and min(rows.values()) >= 400  # rows for the largest mesh, reused
+    finally:
+        p.disconnect(cid)
+
+
+def test_mesh_shapes_render_the_values_given():
+    """The reused argument lists carry each mesh's own values: a second, different mesh
+    built after a bigger one renders as it does on its own."""
+    import pybullet as p
+
+    from envs.scene import create_mesh_shape
+
+    def image(cid: int) -> np.ndarray:
+        view = p.computeViewMatrix([0, -3, 0.5], [0, 0, 0.5], [0, 0, 1])
+        proj = p.computeProjectionMatrixFOV(60, 1.0, 0.1, 10)
+        return np.asarray(p.getCameraImage(32, 32, view, proj, renderer=p.ER_TINY_RENDERER,
+                                           physicsClientId=cid)[2])
+
+    quad = ([[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]], [0, 1, 2, 0, 2, 3],
+            [[0.0, -1.0, 0.0]] * 4, [[0.5, 0.5]] * 4)
+    images = []
+    for first in (None, _mesh(np.random.default_rng(2), 300)):
+        cid = p.connect(p.DIRECT)
+        try:
+            if first is not None:
+                create_mesh_shape(cid, *first)  # a bigger mesh first, not placed in the world
+            p.createMultiBody(0, -1, create_mesh_shape(cid, *quad), physicsClientId=cid)
+            images.append(image(cid))
+        finally:
+            p.disconnect(cid)
+    assert (images[0] != images[0][0, 0]).any()  # the quad is in view
+    assert np.array_equal(images[0], images[1])
 
 
 def test_resets_do_not_grow_memory():
