@@ -1,13 +1,22 @@
-"""Neural-network parts of navlnn: NCP wirings and the liquid CfC / LTC sequence modules."""
+"""Neural-network parts of navlnn: NCP wirings and the liquid CfC / LTC sequence modules.
 
+The names of ``ncps.torch`` and ``ncps.wirings`` are here too, so code written for ncps runs on
+navlnn with its import lines changed (see the README's "Switching from ncps").
+"""
+
+from navlnn.nn import wirings
+from navlnn.nn.cells import CfCCell, LTCCell, WiredCfCCell
 from navlnn.nn.cfc import CfC
-from navlnn.nn.convert import from_ncps, wiring_from_ncps
+from navlnn.nn.convert import from_ncps
 from navlnn.nn.ltc import LTC
-from navlnn.nn.wirings import NCP, AutoNCP, FullyConnected, Random, Wiring, wiring_from_dict
+from navlnn.nn.wirings import NCP, AutoNCP, FullyConnected, Random, Wiring, wiring_from_dict, wiring_from_ncps
 
 __all__ = [
     "CfC",
     "LTC",
+    "CfCCell",
+    "WiredCfCCell",
+    "LTCCell",
     "Wiring",
     "NCP",
     "AutoNCP",
@@ -16,4 +25,5 @@ __all__ = [
     "wiring_from_dict",
     "from_ncps",
     "wiring_from_ncps",
+    "wirings",
 ]

@@ -18,7 +18,7 @@ recurrent command synapses are not used) and synapse polarity is ignored.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -27,8 +27,17 @@ from torch.nn import functional as F
 
 from navlnn.nn import kernels
 from navlnn.nn.recurrences import CfCRecurrence
-from navlnn.nn.sequence import MixedMemory, cached_until_params_change, check_same_wiring, prepare_inputs, xavier_bound
-from navlnn.nn.wirings import Wiring
+from navlnn.nn.sequence import (
+    MixedMemory,
+    batch_major,
+    cached_until_params_change,
+    check_same_wiring,
+    merge_state,
+    prepare_inputs,
+    split_state,
+    xavier_bound,
+)
+from navlnn.nn.wirings import Wiring, as_wiring
 
 MODES = ("default", "pure", "no_gate")
 ACTIVATIONS = ("lecun_tanh", "tanh", "relu", "silu", "gelu")
@@ -51,12 +60,18 @@ def _activation(name: str) -> nn.Module:
 class CfC(nn.Module):
     """A CfC sequence module: ``forward(x, h0=None, timespans=None) -> (y, h_last)``.
 
+    Takes ``ncps.torch.CfC``'s arguments, in its order, and its calling convention too
+    (``hx=``, a ``(h, c)`` tuple state, ``batch_first=False``, ``ncps.wirings`` objects).
+
     Args:
         input_size: input features per step.
         units: number of neurons (dense CfC) or a :class:`~navlnn.nn.wirings.Wiring` (wired CfC,
-            whose last layer's neurons are the outputs).
+            whose last layer's neurons are the outputs); an ``ncps.wirings`` object is converted
+            (same matrices) and built in place, as ncps does.
         proj_size: if set, a linear readout maps the outputs to ``proj_size`` features.
         return_sequences: return the outputs of every step (``(B, T, out)``) or only the last (``(B, out)``).
+        batch_first: ``x`` is ``(B, T, C)`` (True, the default as in ncps) or ``(T, B, C)`` (False; then
+            ``timespans`` is ``(T, B)`` and the output sequence ``(T, B, out)`` too).
         mixed_memory: run an LSTM memory cell before each CfC step (state becomes ``[h, c]``).
         mode: ``"default"`` (gated), ``"pure"`` (direct solution) or ``"no_gate"``.
         activation: backbone activation (dense only).
@@ -67,12 +82,14 @@ class CfC(nn.Module):
         x: ``(B, T, input_size)`` batch-first, or ``(T, input_size)`` unbatched.
         h0: ``(B, state_size)``; zeros when omitted. A wired CfC's state is ordered by layer
             (inter, command, motor) as in ncps; :attr:`state_neuron_ids` maps it to neuron ids.
+            With mixed memory, ncps's ``(h, c)`` tuple is taken as well (and a tuple is returned).
         timespans: ``(B, T)`` or ``(B, T, 1)``, elapsed time per step (1.0 when omitted); any batch size.
     """
 
     __jit_ignored_attributes__ = ["_step_cache", "_infer_cache", "wiring"]
-    __constants__ = ["mode", "wired", "use_mixed", "has_backbone", "return_sequences", "num_layers",
-                     "input_size", "hidden_size", "state_size"]
+    __jit_unused_properties__ = ["synapse_count", "sensory_synapse_count", "sensory_size", "motor_size"]
+    __constants__ = ["mode", "wired", "masked", "use_mixed", "has_backbone", "return_sequences", "batch_first",
+                     "num_layers", "input_size", "hidden_size", "state_size"]
 
     def __init__(
         self,
@@ -80,6 +97,7 @@ class CfC(nn.Module):
         units: int | Wiring,
         proj_size: Optional[int] = None,
         return_sequences: bool = True,
+        batch_first: bool = True,
         mixed_memory: bool = False,
         mode: str = "default",
         activation: str = "lecun_tanh",
@@ -95,8 +113,11 @@ class CfC(nn.Module):
         self.input_size = input_size
         self.mode = mode
         self.return_sequences = bool(return_sequences)
+        self.batch_first = bool(batch_first)
         self.use_mixed = bool(mixed_memory)
+        units = as_wiring(units, input_size)
         self.wired = isinstance(units, Wiring)
+        self.masked = False  # a sparsity mask on a dense CfC (ncps's CfCCell(sparsity_mask=...))
         self.activation_name = activation
         heads = 1 if mode == "pure" else 4
 
@@ -240,6 +261,8 @@ class CfC(nn.Module):
     def _effective_weight(self) -> Tensor:
         if self.wired:
             return self.weight * self.mask
+        if self.masked:
+            return self.weight * self.mask
         return self.weight
 
     def _layer_weights(self) -> List[Tensor]:
@@ -348,17 +371,18 @@ class CfC(nn.Module):
 
     def _dense(self, x: Tensor, h: Tensor, c: Tensor, ts: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         n_in, units = self.input_size, self.hidden_size
+        weight = self._effective_weight()
         if self.has_backbone:
             w0 = self.backbone_in.weight
             xp = F.linear(x, w0[:, :n_in], self.backbone_in.bias)
             w_h = w0[:, n_in:].t()
         else:
-            xp = F.linear(x, self.weight[:, :n_in], self.bias)
-            w_h = self.weight[:, n_in:].t()
+            xp = F.linear(x, weight[:, :n_in], self.bias)
+            w_h = weight[:, n_in:].t()
         memory_in = (self.memory.project_inputs(x) if self.use_mixed else x).unbind(1)
         xp_steps = xp.unbind(1)
         ts_steps = ts.unbind(1)
-        w_head = self.weight.t()
+        w_head = weight.t()
         outputs: List[Tensor] = []
         for t in range(x.size(1)):
             if self.use_mixed:
@@ -386,12 +410,29 @@ class CfC(nn.Module):
         state = torch.cat([h, c], 1) if self.use_mixed else h
         return ys, state, batched
 
-    def forward(self, x: Tensor, h0: Optional[Tensor] = None, timespans: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        """Run the sequence; returns ``(y, h_last)``; ``y`` is ``(B, T, out)`` or ``(B, out)``."""
-        ys, state, batched = self._run(x, h0, timespans, [])
+    def forward(
+        self,
+        x: Tensor,
+        h0: Union[Tensor, Tuple[Tensor, Tensor], None] = None,
+        timespans: Optional[Tensor] = None,
+        hx: Union[Tensor, Tuple[Tensor, Tensor], None] = None,
+    ) -> Tuple[Tensor, Tensor]:
+        """Run the sequence; returns ``(y, h_last)``; ``y`` is ``(B, T, out)`` or ``(B, out)``.
+
+        ``hx`` is ncps's name for ``h0``. A ``(h, c)`` tuple state (mixed memory) gives a ``(h, c)``
+        tuple back in eager mode; TorchScript returns the single tensor ``[h, c]``.
+        """
+        state, as_tuple = merge_state(h0, hx, self.use_mixed)
+        x, timespans = batch_major(x, timespans, self.batch_first)
+        ys, state, batched = self._run(x, state, timespans, [])
         y = self.fc(ys) if self.return_sequences else self.fc(ys[:, -1])
         if not batched:
-            return y.squeeze(0), state.squeeze(0)
+            y, state = y.squeeze(0), state.squeeze(0)
+        elif self.return_sequences and not self.batch_first:
+            y = y.transpose(0, 1)
+        if not torch.jit.is_scripting():
+            if as_tuple:
+                return y, split_state(state, self.hidden_size)
         return y, state
 
     @torch.jit.export
@@ -477,9 +518,30 @@ class CfC(nn.Module):
     def effective_parameter_count(self) -> int:
         """Trainable numbers that can influence the output: masked-out weight entries excluded."""
         total = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        if self.wired:
+        if self.wired or self.masked:
             total -= int((self.mask == 0).sum())
         return total
+
+    # ncps's module attributes
+    @property
+    def sensory_size(self) -> int:
+        """Input features (ncps's name)."""
+        return self.input_size
+
+    @property
+    def motor_size(self) -> int:
+        """Neurons read out: the wiring's motor neurons, or every unit of a dense CfC."""
+        return self.output_features
+
+    @property
+    def synapse_count(self) -> int:
+        """Synapses between the circuit's neurons (a dense CfC counts all ``units * units``)."""
+        return self.wiring.synapse_count if self.wired else self.hidden_size * self.hidden_size
+
+    @property
+    def sensory_synapse_count(self) -> int:
+        """Synapses from the inputs (a dense CfC counts all ``input_size * units``)."""
+        return self.wiring.sensory_synapse_count if self.wired else self.input_size * self.hidden_size
 
     def extra_repr(self) -> str:
         kind = repr(self.wiring) if self.wired else f"units={self.hidden_size}"

@@ -18,7 +18,7 @@ the first ``motor`` neurons of the state.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -27,8 +27,16 @@ from torch.nn import functional as F
 
 from navlnn.nn import kernels
 from navlnn.nn.recurrences import LTCRecurrence
-from navlnn.nn.sequence import MixedMemory, cached_until_params_change, check_same_wiring, prepare_inputs
-from navlnn.nn.wirings import FullyConnected, Wiring
+from navlnn.nn.sequence import (
+    MixedMemory,
+    batch_major,
+    cached_until_params_change,
+    check_same_wiring,
+    merge_state,
+    prepare_inputs,
+    split_state,
+)
+from navlnn.nn.wirings import FullyConnected, Wiring, as_wiring
 
 MAPPINGS = ("affine", "linear", "none")
 
@@ -53,11 +61,17 @@ def _uniform(shape: Tuple[int, ...], name: str) -> Tensor:
 class LTC(nn.Module):
     """An LTC sequence module: ``forward(x, h0=None, timespans=None) -> (y, h_last)``.
 
+    Takes ``ncps.torch.LTC``'s arguments, in its order, and its calling convention too
+    (``hx=``, a ``(h, c)`` tuple state, ``batch_first=False``, ``ncps.wirings`` objects).
+
     Args:
         input_size: input features per step.
         units: a :class:`~navlnn.nn.wirings.Wiring`, or an int for a fully connected circuit
-            (``FullyConnected(units)``, as ncps).
+            (``FullyConnected(units)``, as ncps); an ``ncps.wirings`` object is converted (same
+            matrices) and built in place, as ncps does.
         return_sequences: return every step's output ``(B, T, motor)`` or only the last.
+        batch_first: ``x`` is ``(B, T, C)`` (True, the default as in ncps) or ``(T, B, C)`` (False; then
+            ``timespans`` is ``(T, B)`` and the output sequence ``(T, B, motor)`` too).
         mixed_memory: run an LSTM memory cell before each step (state becomes ``[h, c]``).
         input_mapping, output_mapping: ``"affine"``, ``"linear"`` or ``"none"``.
         ode_unfolds: solver iterations per step.
@@ -67,12 +81,14 @@ class LTC(nn.Module):
             :meth:`apply_weight_constraints` (False).
 
     Shapes:
-        x: ``(B, T, input_size)`` or ``(T, input_size)``; h0: ``(B, state_size)``, in neuron-id order;
+        x: ``(B, T, input_size)`` or ``(T, input_size)``; h0: ``(B, state_size)``, in neuron-id order
+        (with mixed memory, ncps's ``(h, c)`` tuple is taken as well, and a tuple is returned);
         timespans: ``(B, T)`` or ``(B, T, 1)`` (1.0 when omitted), any batch size.
     """
 
     __jit_ignored_attributes__ = ["_step_cache", "_infer_cache", "wiring"]
-    __constants__ = ["use_mixed", "return_sequences", "input_size", "hidden_size", "state_size",
+    __jit_unused_properties__ = ["synapse_count", "sensory_synapse_count", "sensory_size"]
+    __constants__ = ["use_mixed", "return_sequences", "batch_first", "input_size", "hidden_size", "state_size",
                      "motor_size", "ode_unfolds", "epsilon", "implicit", "input_mapping", "output_mapping"]
 
     def __init__(
@@ -80,6 +96,7 @@ class LTC(nn.Module):
         input_size: int,
         units: int | Wiring,
         return_sequences: bool = True,
+        batch_first: bool = True,
         mixed_memory: bool = False,
         input_mapping: str = "affine",
         output_mapping: str = "affine",
@@ -95,6 +112,7 @@ class LTC(nn.Module):
                 raise ValueError(f"{name}: unknown '{value}'; valid mappings: {list(MAPPINGS)}")
         if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, int) or ode_unfolds < 1:
             raise ValueError(f"ode_unfolds must be a positive integer, got {ode_unfolds!r}")
+        units = as_wiring(units, input_size)
         if isinstance(units, Wiring):
             wiring = units
         elif isinstance(units, int) and not isinstance(units, bool) and units >= 1:
@@ -109,6 +127,7 @@ class LTC(nn.Module):
         self.use_mixed = bool(mixed_memory)
         self.state_size = self.hidden_size * (2 if self.use_mixed else 1)
         self.return_sequences = bool(return_sequences)
+        self.batch_first = bool(batch_first)
         self.input_mapping = input_mapping
         self.output_mapping = output_mapping
         self.ode_unfolds = ode_unfolds
@@ -123,11 +142,11 @@ class LTC(nn.Module):
         self.sigma = nn.Parameter(_uniform((u, u), "sigma"))
         self.mu = nn.Parameter(_uniform((u, u), "mu"))
         self.w = nn.Parameter(_uniform((u, u), "w"))
-        self.erev = nn.Parameter(torch.tensor(wiring.adjacency_matrix, dtype=torch.float32))
+        self.erev = nn.Parameter(torch.tensor(wiring.adjacency_matrix, dtype=torch.get_default_dtype()))
         self.sensory_sigma = nn.Parameter(_uniform((n_in, u), "sensory_sigma"))
         self.sensory_mu = nn.Parameter(_uniform((n_in, u), "sensory_mu"))
         self.sensory_w = nn.Parameter(_uniform((n_in, u), "sensory_w"))
-        self.sensory_erev = nn.Parameter(torch.tensor(wiring.sensory_adjacency_matrix, dtype=torch.float32))
+        self.sensory_erev = nn.Parameter(torch.tensor(wiring.sensory_adjacency_matrix, dtype=torch.get_default_dtype()))
         self.input_w = nn.Parameter(torch.ones(n_in)) if input_mapping != "none" else None
         self.input_b = nn.Parameter(torch.zeros(n_in)) if input_mapping == "affine" else None
         self.output_w = nn.Parameter(torch.ones(self.motor_size)) if output_mapping != "none" else None
@@ -287,12 +306,29 @@ class LTC(nn.Module):
             states.append(v)
         return torch.stack(states, 1), v, c
 
-    def forward(self, x: Tensor, h0: Optional[Tensor] = None, timespans: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        """Run the sequence; returns ``(y, h_last)``; ``y`` is ``(B, T, motor)`` or ``(B, motor)``."""
-        ys, state, batched = self._run(x, h0, timespans, [])
+    def forward(
+        self,
+        x: Tensor,
+        h0: Union[Tensor, Tuple[Tensor, Tensor], None] = None,
+        timespans: Optional[Tensor] = None,
+        hx: Union[Tensor, Tuple[Tensor, Tensor], None] = None,
+    ) -> Tuple[Tensor, Tensor]:
+        """Run the sequence; returns ``(y, h_last)``; ``y`` is ``(B, T, motor)`` or ``(B, motor)``.
+
+        ``hx`` is ncps's name for ``h0``. A ``(h, c)`` tuple state (mixed memory) gives a ``(h, c)``
+        tuple back in eager mode; TorchScript returns the single tensor ``[h, c]``.
+        """
+        state, as_tuple = merge_state(h0, hx, self.use_mixed)
+        x, timespans = batch_major(x, timespans, self.batch_first)
+        ys, state, batched = self._run(x, state, timespans, [])
         y = ys if self.return_sequences else ys[:, -1]
         if not batched:
-            return y.squeeze(0), state.squeeze(0)
+            y, state = y.squeeze(0), state.squeeze(0)
+        elif self.return_sequences and not self.batch_first:
+            y = y.transpose(0, 1)
+        if not torch.jit.is_scripting():
+            if as_tuple:
+                return y, split_state(state, self.hidden_size)
         return y, state
 
     @torch.jit.export
@@ -314,6 +350,22 @@ class LTC(nn.Module):
         absent = self.hidden_size ** 2 - len(self.syn_src)
         absent_sensory = self.input_size * self.hidden_size - len(self.sensory_syn_src)
         return total - 4 * absent - 4 * absent_sensory  # w, erev, sigma, mu and their sensory twins
+
+    # ncps's module attributes
+    @property
+    def sensory_size(self) -> int:
+        """Input features (ncps's name)."""
+        return self.input_size
+
+    @property
+    def synapse_count(self) -> int:
+        """Synapses between the circuit's neurons."""
+        return self.wiring.synapse_count
+
+    @property
+    def sensory_synapse_count(self) -> int:
+        """Synapses from the inputs into the circuit (ncps 1.0.1 returns the internal count here)."""
+        return self.wiring.sensory_synapse_count
 
     def extra_repr(self) -> str:
         return (f"input_size={self.input_size}, {self.wiring!r}, ode_unfolds={self.ode_unfolds}, "

@@ -6,7 +6,7 @@ Everything here is TorchScript-compatible, so the modules that use it can be scr
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -68,6 +68,49 @@ def prepare_inputs(
             )
         ts = ts.to(x.dtype)
     return x, h0, ts, batched
+
+
+def merge_state(
+    h0: Union[Tensor, Tuple[Tensor, Tensor], None],
+    hx: Union[Tensor, Tuple[Tensor, Tensor], None],
+    mixed: bool,
+) -> Tuple[Optional[Tensor], bool]:
+    """The initial state as one tensor, from ``h0`` or ncps's ``hx``; and whether it came as a tuple.
+
+    A mixed-memory state may be ncps's ``(h, c)`` tuple (each ``(B, units)``); it becomes ``[h, c]``.
+    """
+    if hx is not None:
+        if h0 is not None:
+            raise ValueError("give the initial state as h0 or as hx (ncps's name for it), not both")
+        h0 = hx
+    if h0 is None:
+        return None, False
+    if isinstance(h0, Tensor):
+        return h0, False
+    if not mixed:
+        raise ValueError(
+            "a (h, c) tuple state is for mixed_memory=True; without mixed memory the state is one tensor"
+        )
+    h, c = h0
+    if h.shape != c.shape:
+        raise ValueError(
+            "the (h, c) state needs h and c of the same shape, got {} and {}".format(list(h.shape), list(c.shape))
+        )
+    return torch.cat([h, c], -1), True
+
+
+def split_state(state: Tensor, units: int) -> Tuple[Tensor, Tensor]:
+    """``[h, c]`` back to ncps's ``(h, c)`` tuple."""
+    return state[..., :units], state[..., units:]
+
+
+def batch_major(x: Tensor, timespans: Optional[Tensor], batch_first: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """Time-major ``(T, B, C)`` input and ``(T, B[, 1])`` timespans as batch-first (no-op otherwise)."""
+    if batch_first or x.dim() != 3:
+        return x, timespans
+    if timespans is not None and timespans.dim() >= 2:
+        timespans = timespans.transpose(0, 1)
+    return x.transpose(0, 1), timespans
 
 
 class MixedMemory(nn.Module):

@@ -9,6 +9,10 @@ For the same arguments and seed, every wiring here builds exactly the matrices
 that the reference package ``ncps.wirings`` builds (same random draws in the
 same order), so that circuits and results carry over. Neuron ids follow ncps:
 in an NCP, ids ``[0, motor)`` are motor neurons, then command, then inter.
+
+The public interface of ``ncps.wirings`` is here too (its keyword names, ``get_config`` /
+``from_config`` with ncps's config dicts, ``get_graph``, ``draw_graph``, ``erev_initializer``), and
+:func:`as_wiring` turns an ``ncps.wirings`` object into the equivalent navlnn wiring.
 """
 
 from __future__ import annotations
@@ -17,7 +21,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Wiring", "FullyConnected", "Random", "NCP", "AutoNCP", "wiring_from_dict"]
+__all__ = [
+    "Wiring",
+    "FullyConnected",
+    "Random",
+    "NCP",
+    "AutoNCP",
+    "wiring_from_dict",
+    "wiring_from_ncps",
+    "is_ncps_wiring",
+    "as_wiring",
+]
 
 
 def _check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -158,6 +172,118 @@ class Wiring:
 
         return draw_wiring(self, path, title=title)
 
+    # ------------------------------------------------------------ ncps interface
+    def erev_initializer(self, shape: Any = None, dtype: Any = None) -> np.ndarray:
+        """A copy of the signed adjacency matrix: the initial reversal potentials of an LTC (as ncps)."""
+        return np.copy(self.adjacency_matrix)
+
+    def sensory_erev_initializer(self, shape: Any = None, dtype: Any = None) -> np.ndarray:
+        """A copy of the signed sensory adjacency matrix (as ncps); ``None`` before :meth:`build`."""
+        return None if self.sensory_adjacency_matrix is None else np.copy(self.sensory_adjacency_matrix)
+
+    def get_config(self) -> dict[str, Any]:
+        """ncps's config dict of this wiring (the matrices, for a generic :class:`Wiring`).
+
+        Subclasses return their constructor arguments under ncps's names, so a config written by
+        navlnn loads in ``ncps.wirings`` and one written by ncps loads here (:meth:`from_config`).
+        """
+        return {
+            "units": self.units,
+            "adjacency_matrix": self.adjacency_matrix.tolist(),
+            "sensory_adjacency_matrix": (
+                None if self.sensory_adjacency_matrix is None else self.sensory_adjacency_matrix.tolist()
+            ),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Wiring":
+        """Rebuild a generic wiring, matrices included, from :meth:`get_config` output (ncps's or ours)."""
+        wiring = Wiring(config["units"], config.get("output_dim"))
+        if config.get("adjacency_matrix") is not None:
+            adjacency = np.asarray(config["adjacency_matrix"], dtype=np.int32)
+            if adjacency.shape != wiring.adjacency_matrix.shape:
+                raise ValueError(
+                    f"adjacency_matrix has shape {adjacency.shape}, expected {wiring.adjacency_matrix.shape}"
+                )
+            wiring.adjacency_matrix = adjacency
+        if config.get("input_dim") is not None:
+            wiring.set_input_dim(int(config["input_dim"]))
+            if config.get("sensory_adjacency_matrix") is not None:
+                sensory = np.asarray(config["sensory_adjacency_matrix"], dtype=np.int32)
+                if sensory.shape != wiring.sensory_adjacency_matrix.shape:
+                    raise ValueError(
+                        f"sensory_adjacency_matrix has shape {sensory.shape}, "
+                        f"expected {wiring.sensory_adjacency_matrix.shape}"
+                    )
+                wiring.sensory_adjacency_matrix = sensory
+        return wiring
+
+    def get_graph(self, include_sensory_neurons: bool = True):
+        """The circuit as a ``networkx.DiGraph`` (as ncps): nodes ``neuron_<i>`` and ``sensory_<i>``
+        with a ``neuron_type``, edges with ``polarity`` ``"excitatory"`` or ``"inhibitory"``."""
+        if not self.is_built():
+            raise ValueError(
+                "wiring is not built: call wiring.build(input_dim) (or build a CfC/LTC with it) first"
+            )
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for i in range(self.units):
+            graph.add_node(f"neuron_{i}", neuron_type=self.get_type_of_neuron(i))
+        if include_sensory_neurons:
+            for i in range(self.input_dim):
+                graph.add_node(f"sensory_{i}", neuron_type="sensory")
+            for src, dest in zip(*np.nonzero(self.sensory_adjacency_matrix)):
+                polarity = "excitatory" if self.sensory_adjacency_matrix[src, dest] > 0 else "inhibitory"
+                graph.add_edge(f"sensory_{src}", f"neuron_{dest}", polarity=polarity)
+        for src, dest in zip(*np.nonzero(self.adjacency_matrix)):
+            polarity = "excitatory" if self.adjacency_matrix[src, dest] > 0 else "inhibitory"
+            graph.add_edge(f"neuron_{src}", f"neuron_{dest}", polarity=polarity)
+        return graph
+
+    def draw_graph(
+        self,
+        layout: str = "shell",
+        neuron_colors: dict[str, str] | None = None,
+        synapse_colors: str | dict[str, str] | None = None,
+        draw_labels: bool = False,
+    ) -> list:
+        """Draw :meth:`get_graph` on the current matplotlib axes with networkx (as ncps).
+
+        Returns legend handles, one per neuron type. For a saved picture with the layers in
+        columns, see :meth:`draw`.
+        """
+        import matplotlib.patches as mpatches
+        import networkx as nx
+
+        layouts = {
+            "kamada": nx.kamada_kawai_layout,
+            "circular": nx.circular_layout,
+            "random": nx.random_layout,
+            "shell": nx.shell_layout,
+            "spring": nx.spring_layout,
+            "spectral": nx.spectral_layout,
+            "spiral": nx.spiral_layout,
+        }
+        if layout not in layouts:
+            raise ValueError(f"layout: unknown '{layout}'; valid layouts: {list(layouts)}")
+        if isinstance(synapse_colors, str):
+            synapse_colors = {"excitatory": synapse_colors, "inhibitory": synapse_colors}
+        synapse_colors = {"excitatory": "tab:green", "inhibitory": "tab:red", **(synapse_colors or {})}
+        colors = {"inter": "tab:blue", "motor": "tab:orange", "sensory": "tab:olive"}
+        colors.update(neuron_colors or {})
+        graph = self.get_graph()
+        pos = layouts[layout](graph)
+        for node, data in graph.nodes(data=True):
+            nx.draw_networkx_nodes(graph, pos, [node], node_color=colors.get(data["neuron_type"], "tab:blue"))
+        if draw_labels:
+            nx.draw_networkx_labels(graph, pos)
+        for src, dest, data in graph.edges(data=True):
+            nx.draw_networkx_edges(graph, pos, [(src, dest)], edge_color=synapse_colors[data["polarity"]])
+        return [mpatches.Patch(color=color, label=f"{kind.capitalize()} neurons") for kind, color in colors.items()]
+
 
 class FullyConnected(Wiring):
     """Every neuron connects to every neuron (and every input to every neuron), random polarity.
@@ -196,6 +322,15 @@ class FullyConnected(Wiring):
             "erev_init_seed": self.erev_init_seed,
             "self_connections": self.self_connections,
         }
+
+    def get_config(self) -> dict[str, Any]:
+        """ncps's config dict: the constructor arguments."""
+        return self._params()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "FullyConnected":
+        """The wiring that :meth:`get_config` (ours or ncps's) describes."""
+        return cls(**config)
 
 
 class Random(Wiring):
@@ -240,6 +375,15 @@ class Random(Wiring):
             "random_seed": self.random_seed,
         }
 
+    def get_config(self) -> dict[str, Any]:
+        """ncps's config dict: the constructor arguments."""
+        return self._params()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Random":
+        """The wiring that :meth:`get_config` (ours or ncps's) describes."""
+        return cls(**config)
+
 
 class NCP(Wiring):
     """A Neural Circuit Policy: sensory -> inter -> command (recurrent) -> motor.
@@ -252,22 +396,39 @@ class NCP(Wiring):
         inter_fanout: synapses from each inter neuron to command neurons.
         recurrent_command_synapses: number of recurrent synapses among command neurons.
         motor_fanin: synapses into each motor neuron from command neurons.
-        seed: seed of the wiring's random draws (``numpy.random.RandomState``, as ncps).
+        seed: seed of the wiring's random draws (``numpy.random.RandomState``, as ncps); ``None`` draws
+            a fresh seed (kept in :attr:`seed`).
+        inter_neurons, command_neurons, motor_neurons: ncps's names of ``inter``, ``command`` and
+            ``motor`` (keyword only; give one name or the other).
     """
 
     kind = "NCP"
 
     def __init__(
         self,
-        inter: int,
-        command: int,
-        motor: int,
-        sensory_fanout: int,
-        inter_fanout: int,
-        recurrent_command_synapses: int,
-        motor_fanin: int,
-        seed: int = 22222,
+        inter: int | None = None,
+        command: int | None = None,
+        motor: int | None = None,
+        sensory_fanout: int | None = None,
+        inter_fanout: int | None = None,
+        recurrent_command_synapses: int | None = None,
+        motor_fanin: int | None = None,
+        seed: int | None = 22222,
+        *,
+        inter_neurons: int | None = None,
+        command_neurons: int | None = None,
+        motor_neurons: int | None = None,
     ) -> None:
+        inter = _one_of("inter", inter, "inter_neurons", inter_neurons)
+        command = _one_of("command", command, "command_neurons", command_neurons)
+        motor = _one_of("motor", motor, "motor_neurons", motor_neurons)
+        for name, value in (("sensory_fanout", sensory_fanout), ("inter_fanout", inter_fanout),
+                            ("recurrent_command_synapses", recurrent_command_synapses),
+                            ("motor_fanin", motor_fanin)):
+            if value is None:
+                raise TypeError(f"NCP() missing required argument '{name}'")
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         inter = _check_positive_int("inter", inter)
         command = _check_positive_int("command", command)
         motor = _check_positive_int("motor", motor)
@@ -367,6 +528,41 @@ class NCP(Wiring):
             "seed": self.seed,
         }
 
+    def get_config(self) -> dict[str, Any]:
+        """ncps's config dict (its keyword names): neuron counts and the seed.
+
+        ncps 1.0.1's own ``NCP.get_config`` writes the neuron id lists and ``seed=None``;
+        :meth:`from_config` reads those too (a list counts its neurons).
+        """
+        return {
+            "inter_neurons": self.num_inter,
+            "command_neurons": self.num_command,
+            "motor_neurons": self.num_motor,
+            "sensory_fanout": self.sensory_fanout,
+            "inter_fanout": self.inter_fanout,
+            "recurrent_command_synapses": self.recurrent_command_synapses,
+            "motor_fanin": self.motor_fanin,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "NCP":
+        """The NCP that :meth:`get_config` (ours or ncps's) describes."""
+        config = dict(config)
+        for key in ("inter_neurons", "command_neurons", "motor_neurons"):
+            if isinstance(config.get(key), (list, tuple)):
+                config[key] = len(config[key])
+        return cls(**config)
+
+
+def _one_of(name: str, value: Any, alias: str, alias_value: Any) -> Any:
+    """The argument given under ``name`` or under its ncps ``alias`` (exactly one of them)."""
+    if value is not None and alias_value is not None:
+        raise TypeError(f"NCP() got both '{name}' and its ncps name '{alias}'; give one")
+    if value is None and alias_value is None:
+        raise TypeError(f"NCP() missing required argument '{name}' (ncps: '{alias}')")
+    return alias_value if value is None else value
+
 
 class AutoNCP(NCP):
     """An NCP sized from the total neuron count, the outputs and a sparsity level (as ncps).
@@ -415,6 +611,15 @@ class AutoNCP(NCP):
             "seed": self.seed,
         }
 
+    def get_config(self) -> dict[str, Any]:
+        """ncps's config dict: the constructor arguments."""
+        return self._params()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "AutoNCP":
+        """The wiring that :meth:`get_config` (ours or ncps's) describes."""
+        return cls(**config)
+
 
 _KINDS: dict[str, type[Wiring]] = {
     cls.kind: cls for cls in (Wiring, FullyConnected, Random, NCP, AutoNCP)
@@ -445,3 +650,55 @@ def wiring_from_dict(data: dict[str, Any]) -> Wiring:
             )
         wiring.sensory_adjacency_matrix = sensory
     return wiring
+
+
+def is_ncps_wiring(obj: Any) -> bool:
+    """Whether ``obj`` is a wiring of the reference package ``ncps.wirings`` (or of a subclass of one)."""
+    return any((klass.__module__ or "").startswith("ncps.wirings") for klass in type(obj).__mro__)
+
+
+def wiring_from_ncps(ncps_wiring: Any) -> Wiring:
+    """Our wiring with the same structure and exactly the same matrices as an ``ncps.wirings`` object.
+
+    An unbuilt wiring keeps ncps's random stream where it is, so building ours later draws the same
+    synapses that building ncps's would. A custom subclass of ncps's ``Wiring`` becomes a generic
+    :class:`Wiring` with its matrices (build it first).
+    """
+    if not is_ncps_wiring(ncps_wiring):
+        raise ValueError(f"wiring_from_ncps expects an ncps.wirings object, got {type(ncps_wiring).__name__}")
+    name = type(ncps_wiring).__name__
+    w = ncps_wiring
+    if name == "AutoNCP":
+        ours: Wiring = AutoNCP(w.units, w._output_size, w._sparsity_level, w._seed)
+        ours._rng.set_state(w._rng.get_state())
+    elif name == "NCP":
+        ours = NCP(w._num_inter_neurons, w._num_command_neurons, w._num_motor_neurons, w._sensory_fanout,
+                   w._inter_fanout, w._recurrent_command_synapses, w._motor_fanin)
+        ours._rng.set_state(w._rng.get_state())
+    elif name == "FullyConnected":
+        ours = FullyConnected(w.units, w.output_dim, w._erev_init_seed, w.self_connections)
+        ours._rng.bit_generator.state = w._rng.bit_generator.state
+    elif name == "Random":
+        ours = Random(w.units, w.output_dim, w.sparsity_level, w._random_seed)
+        ours._rng.bit_generator.state = w._rng.bit_generator.state
+    else:
+        ours = Wiring(w.units, w.output_dim)
+    ours.adjacency_matrix = np.asarray(w.adjacency_matrix, dtype=np.int32).copy()
+    if w.input_dim is not None:
+        ours.set_input_dim(int(w.input_dim))
+        ours.sensory_adjacency_matrix = np.asarray(w.sensory_adjacency_matrix, dtype=np.int32).copy()
+    return ours
+
+
+def as_wiring(wiring: Any, input_dim: int | None = None) -> Any:
+    """``wiring`` itself, or for an ``ncps.wirings`` object the equivalent navlnn :class:`Wiring`.
+
+    As ncps's modules do, the ncps object is built in place for ``input_dim`` first (so its own
+    ``sensory_adjacency_matrix`` and synapse counts are there afterwards); the result has the same
+    matrices. Anything else is returned unchanged for the caller to check.
+    """
+    if not is_ncps_wiring(wiring):
+        return wiring
+    if input_dim is not None:
+        wiring.build(input_dim)
+    return wiring_from_ncps(wiring)
