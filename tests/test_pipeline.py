@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.e2e
 def test_tiny_pipeline_produces_table_chart_and_video(tmp_path):
     args = [
         "pipeline", "episodes=4", "epochs=1", "workers=1", "logger_mode=disabled",

@@ -97,6 +97,7 @@ def _cli(*args: str, cwd: Path) -> list[str]:
     return [sys.executable, "-m", "navlnn.cli", "collect", *args, *CLI_SMALL, f"hydra.run.dir={cwd / 'run'}"]
 
 
+@pytest.mark.e2e
 def test_resume_after_sigkill_gives_the_uninterrupted_dataset(tmp_path):
     data = tmp_path / "killed"
     episodes = 6

@@ -24,6 +24,7 @@ def navlnn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+@pytest.mark.e2e
 def test_eval_writes_the_output_contract(checkpoint, tmp_path):
     run_dir = tmp_path / "run"
     result = navlnn("eval", f"checkpoint={checkpoint}", "scenes=[summer,winter+fog]", *SHORT, *FAST,
@@ -117,6 +118,7 @@ def test_bad_input_gives_one_clear_message(case, message, checkpoint, other_came
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.e2e
 def test_interrupted_evaluation_resumes_from_saved_episodes(checkpoint, tmp_path):
     from _tiny import CAMERA, SHORT_TASK
 
@@ -136,6 +138,7 @@ def test_interrupted_evaluation_resumes_from_saved_episodes(checkpoint, tmp_path
         assert a.tags == b.tags
 
 
+@pytest.mark.e2e
 def test_a_scene_with_overridden_settings_flies_them_under_its_label(checkpoint, tmp_path):
     from _tiny import CAMERA
 

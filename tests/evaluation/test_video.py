@@ -86,6 +86,7 @@ def test_ncp_state_is_grouped_into_inter_command_motor():
     assert neuron_groups(tiny_policy("lstm")) == [("state", 128)]
 
 
+@pytest.mark.e2e
 def test_video_command_writes_an_h264_mp4(checkpoint, tmp_path):
     run_dir = tmp_path / "run"
     result = subprocess.run(

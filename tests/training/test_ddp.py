@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from synthetic_windows import NO_AUGMENT, Windows, small_policy
 
@@ -13,6 +14,7 @@ from navlnn.nn.checkpoint import read_checkpoint
 from navlnn.training.loop import TrainConfig, fit
 
 
+@pytest.mark.e2e
 def test_two_process_torchrun_equals_one_process_with_the_global_batch(tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
     result = subprocess.run(

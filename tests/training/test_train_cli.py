@@ -29,6 +29,7 @@ def dataset(tmp_path_factory) -> Path:
     return data
 
 
+@pytest.mark.e2e
 def test_train_writes_checkpoints_then_resumes_and_exports(dataset, tmp_path):
     run_dir = tmp_path / "run"
     args = [f"data={dataset}", "train.epochs=2", *SMALL, f"hydra.run.dir={run_dir}"]
@@ -49,6 +50,7 @@ def test_train_writes_checkpoints_then_resumes_and_exports(dataset, tmp_path):
     assert "CPU latency per step at batch 1" in export.stdout
 
 
+@pytest.mark.e2e
 def test_local_sweep_trains_every_combination(dataset, tmp_path):
     result = navlnn("train", "-m", f"data={dataset}", "model=ncp_cfc,lstm", "seed=0", "train.epochs=1", *SMALL,
                     f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
@@ -77,6 +79,7 @@ def test_export_of_a_missing_checkpoint_names_it(tmp_path):
     assert result.returncode != 0 and "nope.pt: no such file" in result.stdout + result.stderr
 
 
+@pytest.mark.e2e
 def test_torchrun_two_processes_through_the_cli(dataset, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "navlnn.cli",
@@ -88,6 +91,7 @@ def test_torchrun_two_processes_through_the_cli(dataset, tmp_path):
     assert torch.load(tmp_path / "ddp" / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 0
 
 
+@pytest.mark.e2e
 def test_dagger_round_flies_the_policy_and_relabels_with_the_expert(dataset, tmp_path):
     run_dir = tmp_path / "dagger"
     args = ["dagger", f"data={dataset}", "rounds=1", "episodes_per_round=2", "workers=1", "beta.initial=0.5",
