@@ -693,12 +693,13 @@ def wiring_from_ncps(ncps_wiring: Any) -> Wiring:
 def as_wiring(wiring: Any, input_dim: int | None = None) -> Any:
     """``wiring`` itself, or for an ``ncps.wirings`` object the equivalent navlnn :class:`Wiring`.
 
-    As ncps's modules do, the ncps object is built in place for ``input_dim`` first (so its own
-    ``sensory_adjacency_matrix`` and synapse counts are there afterwards); the result has the same
-    matrices. Anything else is returned unchanged for the caller to check.
+    As ncps's modules do, an unbuilt ncps object is built in place for ``input_dim`` first (so its
+    own ``sensory_adjacency_matrix`` and synapse counts are there afterwards); the result has the
+    same matrices. A built one is left as it is (ncps would draw a second set of synapses into a
+    shared NCP). Anything else is returned unchanged for the caller to check.
     """
     if not is_ncps_wiring(wiring):
         return wiring
-    if input_dim is not None:
+    if input_dim is not None and not wiring.is_built():
         wiring.build(input_dim)
     return wiring_from_ncps(wiring)
