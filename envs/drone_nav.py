@@ -21,6 +21,7 @@ from envs.target import Target, TargetPose
 from envs.tasks import Episode, make_task
 
 NEAREST_OBSTACLES = 8  # rows of info["obstacles"]
+OBSTACLE_PAD = (math.inf, math.inf, 0.0, math.inf)  # an unused row of info["obstacles"]: x, y, reach, distance
 NEAR_RADIUS = 6.0  # m, horizontal radius of the obstacles reported in info
 STATE_SIZE = 10
 PARKED = (0.0, 0.0, -100.0)  # where the drone's visual waits, out of sight, between chase frames
@@ -300,7 +301,7 @@ class DroneNavEnv(gym.Env):
         return {"image": image, "state": vec}
 
     def _info(self, state=None) -> dict:
-        """Privileged truth for experts and metrics (fixed keys and shapes every step)."""
+        """Privileged truth for experts and metrics (fixed keys and shapes every step, no NaN)."""
         state = self.quad.state() if state is None else state
         pose = self._current_target()
         app = pose.approach_point(self.task.approach_distance)
@@ -308,15 +309,17 @@ class DroneNavEnv(gym.Env):
         bearing = (math.atan2(rel[1], rel[0]) - state.yaw + math.pi) % (2 * math.pi) - math.pi
         # nearest obstacles (from those found around the drone at the start of this step)
         near = self._near if self._near is not None else self.scene.obstacles.near(state.pos_world, NEAR_RADIUS)
-        table = np.full((NEAREST_OBSTACLES, 4), np.nan)
+        table = np.tile(OBSTACLE_PAD, (NEAREST_OBSTACLES, 1))  # rows past the count: far away, no reach
+        count = 0
         nearest = math.inf
         if len(near):
             dist = near.distances(state.pos_world)
             foot = near.footprints()
             order = np.argsort(dist)[:NEAREST_OBSTACLES]
             order = order[np.hypot(*(foot[order, :2] - state.pos_world[:2]).T) - foot[order, 2] <= NEAR_RADIUS]
-            table[: len(order), :3] = foot[order]
-            table[: len(order), 3] = dist[order]
+            count = len(order)
+            table[:count, :3] = foot[order]
+            table[:count, 3] = dist[order]
             nearest = float(dist.min())
         return {
             "is_success": bool(self.succeeded),
@@ -344,4 +347,5 @@ class DroneNavEnv(gym.Env):
             "bearing_to_target": float(bearing),
             "nearest_obstacle_distance": min(nearest, self._target_distance(state.pos_world)),
             "obstacles": table,
+            "obstacles_count": count,
         }
