@@ -15,16 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
+import functools
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from envs import DroneNavEnv, scene_names, task_names
 from envs.expert import Expert
+from navlnn.rollout import ExpertActor, OutcomeRecorder, rollout, run_pool
 
 Z95 = 1.959963984540054
 
@@ -43,26 +43,27 @@ def wilson(successes: int, n: int) -> tuple[float, float]:
 def fly_cell(scene: str, task: str, seeds: list[int], camera: tuple[int, int], expert: str) -> list[dict]:
     """Fly the expert over ``seeds`` in one scene and task; one dict per episode."""
     env = DroneNavEnv(scene=scene, task=task, camera={"width": camera[0], "height": camera[1]})
-    pilot = Expert(env, expert)
+    actor = ExpertActor(Expert(env, expert))
     out = []
     for seed in seeds:
-        _, info = env.reset(seed=seed)
-        pilot.reset()
-        path, prev = 0.0, info["drone"]["pos_world"]
-        min_clear = math.inf
-        terminated = truncated = False
-        while not (terminated or truncated):
-            _, _, terminated, truncated, info = env.step(pilot.act(info))
-            pos = info["drone"]["pos_world"]
-            path += float(np.linalg.norm(pos - prev))
-            prev = pos
-            min_clear = min(min_clear, info["nearest_obstacle_distance"])
-        out.append({"scene": scene, "task": task, "seed": seed, "success": info["is_success"],
-                    "collision": info["collision"], "out_of_bounds": info["out_of_bounds"],
-                    "timeout": bool(truncated), "time_s": info["time_s"], "path_m": path,
-                    "min_clearance_m": min_clear})
+        o = rollout(env, actor, seed, [OutcomeRecorder()])["summary"]
+        out.append({"scene": scene, "task": task, "seed": seed, "success": o["success"],
+                    "collision": o["outcome"] == "collision", "out_of_bounds": o["outcome"] == "out_of_bounds",
+                    "timeout": o["outcome"] == "timeout", "time_s": o["time_s"], "path_m": o["path_length_m"],
+                    "min_clearance_m": o["min_clearance_m"]})
     env.close()
     return out
+
+
+class CellWorker:
+    """Flies cells ``(scene, task, seeds)`` with the expert (a fresh env per cell)."""
+
+    def __init__(self, camera: tuple[int, int], expert: str) -> None:
+        self.camera, self.expert = camera, expert
+
+    def __call__(self, job: tuple[str, str, list[int]]) -> list[dict]:
+        scene, task, seeds = job
+        return fly_cell(scene, task, seeds, self.camera, self.expert)
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -96,13 +97,14 @@ def main() -> None:
             for task in args.tasks for scene in args.scenes for lo in range(0, args.episodes, args.chunk)]
     start = time.perf_counter()
     rows: list[dict] = []
-    # a fresh process per job: memory held by PyBullet between episodes is returned with it
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(args.workers, mp_context=ctx, max_tasks_per_child=1) as pool:
-        futures = [pool.submit(fly_cell, s, t, seeds, tuple(args.camera), args.expert) for s, t, seeds in jobs]
-        for k, f in enumerate(futures):
-            rows += f.result()
-            print(f"  {k + 1}/{len(futures)} jobs", flush=True)
+
+    def done(k: int, cell_rows: list[dict]) -> None:
+        rows.extend(cell_rows)
+        print(f"  {k + 1}/{len(jobs)} jobs", flush=True)
+
+    run_pool(functools.partial(CellWorker, tuple(args.camera), args.expert), jobs, args.workers, done,
+             lambda job: f"{job[1]} in {job[0]}")
+    rows.sort(key=lambda r: (r["task"], r["scene"], r["seed"]))
     cells = {}
     print(f"| task | scene | episodes | success | 95% CI | collisions | time-outs | mean time (s) | min clearance (m) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -9,8 +9,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
-from navlnn.data.collect import default_workers
 from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, evaluate, plan, write_report
+from navlnn.rollout.pool import default_workers
 
 
 def run(cfg: DictConfig) -> list[Path]:

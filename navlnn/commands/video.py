@@ -13,9 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
 from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, plan, scene_label, task_name
-from navlnn.evaluation.runner import CheckpointPolicy, EnvFactory, fly
 from navlnn.evaluation.video import Layout, episode_frames, neuron_groups, probe_mp4, write_mp4
 from navlnn.nn.perception import visual_backprop
+from navlnn.rollout.jobs import CheckpointPolicy, EnvFactory, FlyOptions, fly
 
 SALIENCY_BATCH = 64  # frames per VisualBackProp pass
 
@@ -54,7 +54,7 @@ def run(cfg: DictConfig) -> list[Path]:
             env = factory()
             try:
                 for i, seed in enumerate(the_plan.seeds):
-                    ep = fly(policy, env, seed, record_images=True, record_state=True, render=True)
+                    ep = fly(policy, env, seed, FlyOptions(record_images=True, record_state=True, render=True))
                     title = f"{model.label} | {scene_label(scene)} | {task_name(task)} | episode {i} (seed {seed})"
                     print(f"{title}: {ep.outcome} after {ep.time_s[-1]:.1f} s")
                     episodes.append((ep, title))

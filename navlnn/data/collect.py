@@ -8,22 +8,19 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import multiprocessing
-import os
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from navlnn.constants import ACTION_NAMES, ACTION_UNITS, ENV_ID
 from navlnn.data.format import (
-    ACTION_NAMES,
-    ACTION_UNITS,
     EPISODES_DIR,
     FORMAT,
     FORMAT_VERSION,
@@ -38,10 +35,19 @@ from navlnn.data.format import (
     write_episode,
     write_manifest,
 )
-from navlnn.data.rollout import InjectedNoise, NoiseParams, PolicyPilot, record_episode, widened
+from navlnn.rollout import DatasetRecorder, ExpertActor, InjectedNoise, MixtureActor, NoiseParams, PolicyActor, rollout
+from navlnn.rollout.pool import default_workers, run_pool
 
-ENV_ID = "DroneNav-v0"
 SEED_BITS = 31
+
+
+def widened(task: Mapping, start: Mapping) -> dict:
+    """``task`` with the start offsets of ``start`` (off-centre and off-heading starts)."""
+    out = dict(task)
+    for key in ("lateral_offset", "heading_offset_deg"):
+        if start.get(key) is not None:
+            out[key] = list(start[key]) if isinstance(start[key], Sequence) else start[key]
+    return out
 
 
 @dataclass(frozen=True)
@@ -133,11 +139,7 @@ class EpisodeMaker:
         """Record and write episode ``index``; returns its meta."""
         plan = episode_plan(self.spec, index)
         env, expert = self._env(plan["start"])
-        noise = None
-        if plan["noise"]:
-            noise = InjectedNoise(NoiseParams.from_config(self.spec.noise), plan["rng"], float(env.dt),
-                                  plan["noise_magnitude"])
-        arrays, summary = record_episode(env, expert, plan["env_seed"], noise, self._pilot(plan["rng"]))
+        arrays, summary = rollout(env, self._actor(plan, env, expert), plan["env_seed"], [DatasetRecorder()])["dataset"]
         meta = {
             "index": int(index), "seed": plan["env_seed"], "rng": [int(self.spec.seed), int(index)],
             "scene": env.scene.name, "task": env.task.name, "start": plan["start"],
@@ -150,23 +152,27 @@ class EpisodeMaker:
         meta["raw_image_bytes"] = int(arrays["image"].nbytes)
         return meta
 
-    def _pilot(self, rng: np.random.Generator) -> PolicyPilot | None:
-        """DAgger rounds (``extra.dagger``: checkpoint and beta) share control with a trained policy."""
+    def _actor(self, plan: Mapping, env, expert) -> ExpertActor | MixtureActor:
+        """The expert with its injected noise (when the plan draws it), or in a DAgger round
+        (``extra.dagger``: checkpoint and beta) the expert sharing control with a trained policy."""
+        noise = None
+        if plan["noise"]:  # drawn in DAgger rounds too (it advances the episode's random numbers) but not used
+            noise = InjectedNoise(NoiseParams.from_config(self.spec.noise), plan["rng"], float(env.dt),
+                                  plan["noise_magnitude"])
         dagger = self.spec.extra.get("dagger")
         if not dagger:
-            return None
+            return ExpertActor(expert, noise)
         if self._policy is None:
             import torch
 
             from navlnn.nn.checkpoint import load_policy
 
             torch.set_num_threads(1)
-            env, _ = self._env("task")
-            self._policy = load_policy(dagger["checkpoint"], env.observation_space.shape[:2]
-                                       if not hasattr(env.observation_space, "spaces")
-                                       else env.observation_space["image"].shape[:2])
+            space = env.observation_space
+            self._policy = load_policy(dagger["checkpoint"], (space["image"] if hasattr(space, "spaces") else space)
+                                       .shape[:2])
             self._policy.eval()
-        return PolicyPilot(self._policy, float(dagger["beta"]), rng)
+        return MixtureActor(PolicyActor(self._policy, plan["rng"]), expert, float(dagger["beta"]), plan["rng"])
 
     def env_facts(self) -> dict:
         """Camera size, action space and timing of the env, for the manifest."""
@@ -189,28 +195,6 @@ class EpisodeMaker:
         for env in self._envs.values():
             env.close()
         self._envs.clear()
-
-
-_MAKER: EpisodeMaker | None = None
-
-
-def _init_worker(spec: CollectSpec, folder: str) -> None:
-    global _MAKER
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _MAKER = EpisodeMaker(spec, Path(folder))
-
-
-def _work(index: int) -> dict:
-    assert _MAKER is not None
-    return _MAKER(index)
-
-
-def default_workers() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _existing(folder: Path, spec: CollectSpec, overwrite: bool, log: Callable[[str], None]) -> dict[int, dict]:
@@ -339,29 +323,16 @@ def collect(spec: CollectSpec, folder: Path, episodes: int, workers: int | None 
         save()
         bar = _bar(len(todo), progress)
         start = time.perf_counter()
-        if workers == 1 or len(todo) <= 1:
-            for index in todo:
-                metas[index] = local(index)
-                save()
-                _tick(bar, metas, index)
-        else:
+        if workers > 1 and len(todo) > 1:
             local.close()
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
-                                     initargs=(spec, str(folder))) as pool:
-                pending = {pool.submit(_work, i): i for i in todo}
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        index = pending.pop(fut)
-                        try:
-                            metas[index] = fut.result()
-                        except Exception as exc:
-                            for other in pending:
-                                other.cancel()
-                            raise RuntimeError(f"episode {index} failed: {type(exc).__name__}: {exc}") from exc
-                        save()
-                        _tick(bar, metas, index)
+
+        def done(k: int, meta: dict) -> None:
+            metas[todo[k]] = meta
+            save()
+            _tick(bar, metas, todo[k])
+
+        run_pool(functools.partial(EpisodeMaker, spec, folder), todo, workers, done, lambda i: f"episode {i}",
+                 local=local)
         if bar is not None:
             bar.close()
         manifest = build_manifest(spec, config, facts, metas, episodes)
@@ -394,4 +365,4 @@ def _tick(bar, metas: Mapping[int, dict], index: int) -> None:
     bar.update(1)
 
 
-__all__ = ["CollectSpec", "EpisodeMaker", "collect", "episode_plan", "build_manifest", "default_workers"]
+__all__ = ["CollectSpec", "EpisodeMaker", "collect", "episode_plan", "build_manifest", "widened"]

@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from navlnn.constants import ACTION_NAMES, ACTION_UNITS  # noqa: F401  (part of the format's vocabulary)
+
 FORMAT = "navlnn.demonstrations"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 EPISODES_DIR = "episodes"
 EPISODE_PATTERN = re.compile(r"^episode_(\d{6,})\.npz$")
 TMP_MARK = ".tmp-"  # temporary files: <name>.tmp-<pid>
-ACTION_NAMES = ("vx", "vy", "vz", "yaw_rate")
-ACTION_UNITS = ("m/s", "m/s", "m/s", "rad/s")
 IMAGE_CODECS = ("npz", "jpeg")
 
 # Per-step fields: name -> (dtype, trailing shape, unit, description). Every array has the

@@ -1,7 +1,7 @@
 """Closed-loop evaluation of checkpoints x scenes x tasks x seeds, and its report files.
 
 :func:`plan` checks the inputs (one clear message per bad input) and lists the episodes;
-:func:`evaluate` flies them with the runner (and the expert once per seed, scene and task, for
+:func:`evaluate` flies them through :mod:`navlnn.rollout` (and the expert once per seed, scene and task, for
 the path ratio); :func:`write_report` writes the files of the evaluation output contract.
 
 Seed scheme: episode ``i`` of an evaluation with ``seed`` flies env seed
@@ -24,19 +24,9 @@ import numpy as np
 
 from navlnn.data.collect import SEED_BITS
 from navlnn.evaluation.metrics import aggregate, episode_metrics, path_length
-from navlnn.evaluation.runner import (
-    CheckpointPolicy,
-    EnvFactory,
-    Episode,
-    ExpertFactory,
-    FlyOptions,
-    Job,
-    job_key,
-    load_episode,
-    run_jobs,
-    save_episode,
-)
 from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
+from navlnn.rollout.flight import Flight, load_flight, save_flight
+from navlnn.rollout.jobs import CheckpointPolicy, EnvFactory, ExpertFactory, FlyOptions, Job, job_key, run_jobs
 
 EVAL_SEED_OFFSET = 2**SEED_BITS
 
@@ -224,8 +214,8 @@ class Result:
     plan: Plan
     rows: list[dict]
     summary: list[dict]
-    episodes: list[Episode]
-    references: dict  # (scene, task, seed) -> the expert's Episode
+    episodes: list[Flight]
+    references: dict  # (scene, task, seed) -> the expert's Flight
 
 
 def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float = 0.95, resamples: int = 2000,
@@ -236,7 +226,7 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
     already there are not flown again: an interrupted evaluation resumes where it stopped.
     """
     options = FlyOptions(perturb=plan_.perturb, timing=plan_.timing)
-    expert_options = FlyOptions(expert=ExpertFactory.of(plan_.expert), beta=1.0)
+    expert_options = FlyOptions(expert=ExpertFactory.of(plan_.expert), beta=1.0)  # the expert alone (no policy): beta unused
     jobs: list[Job] = []
     for scene in plan_.scenes:
         label = scene_label(scene)
@@ -253,7 +243,7 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
                                                         ("task", task_name(task)),
                                                         ("episode", i)))
                          for i, s in enumerate(plan_.seeds)]
-    flown: list[Optional[Episode]] = [None] * len(jobs)
+    flown: list[Optional[Flight]] = [None] * len(jobs)
     keys = [job_key(job) for job in jobs]
     if cache is not None:
         cache = Path(cache)
@@ -262,7 +252,7 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
             path = cache / f"{key}.npz"
             if path.is_file():
                 try:
-                    flown[i] = load_episode(path)
+                    flown[i] = load_flight(path)
                 except (OSError, ValueError, KeyError, TypeError):
                     path.unlink()  # half-written or stale: fly it again
         found = sum(e is not None for e in flown)
@@ -270,9 +260,9 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
             log(f"resuming: {found} of {len(jobs)} episodes already flown in '{cache}'")
     todo = [i for i, e in enumerate(flown) if e is None]
 
-    def keep(k: int, episode: Episode) -> None:
+    def keep(k: int, episode: Flight) -> None:
         if cache is not None:
-            save_episode(cache / f"{keys[todo[k]]}.npz", episode)
+            save_flight(cache / f"{keys[todo[k]]}.npz", episode)
 
     for k, episode in enumerate(run_jobs([jobs[i] for i in todo], workers, progress, on_result=keep, desc="eval")):
         flown[todo[k]] = episode
@@ -384,7 +374,7 @@ def write_report(result: Result, folder: Path, level: float = 0.95, plot_episode
         for task in (task_name(t) for t in p.tasks):
             if not seeds:
                 break
-            by_seed: dict[int, dict[str, Episode]] = {}
+            by_seed: dict[int, dict[str, Flight]] = {}
             for ep in result.episodes:
                 if ep.tags["scene"] == scene and ep.tags["task"] == task and ep.seed in seeds:
                     by_seed.setdefault(ep.seed, {}).setdefault(ep.tags["model"], ep)

@@ -18,7 +18,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from navlnn.evaluation.runner import OUTCOMES, Episode
+from navlnn.constants import OUTCOMES
+from navlnn.rollout.flight import Flight
 
 RATES = ("success", "collision", "out_of_bounds", "timeout")
 MEANS = ("time_to_target_s", "path_length_m", "path_ratio", "final_distance_m", "min_clearance_m",
@@ -44,7 +45,7 @@ def command_roughness(actions: np.ndarray, dt: float | np.ndarray) -> float:
     return float(np.mean(np.sum(rate**2, axis=1)))
 
 
-def episode_metrics(episode: Episode, expert_path_m: Optional[float] = None) -> dict[str, Any]:
+def episode_metrics(episode: Flight, expert_path_m: Optional[float] = None) -> dict[str, Any]:
     """The metrics of one episode (``expert_path_m``: the expert's path length on the same seed, if flown)."""
     if episode.outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {episode.outcome!r} (valid: {', '.join(OUTCOMES)})")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from navlnn.evaluation.runner import Episode
+from navlnn.rollout.flight import Flight
 
 CHARS_PER_COLUMN = 60  # title characters per line per panel column (8 pt)
 PANEL_TITLE_CHARS = 50  # characters per line of a panel's own title (7 pt)
@@ -24,7 +24,7 @@ def box_corners(x: float, y: float, half_x: float, half_y: float, yaw: float) ->
     return local @ np.array([[c, s], [-s, c]]) + np.array([x, y])
 
 
-def round_obstacles(episode: Episode) -> np.ndarray:
+def round_obstacles(episode: Flight) -> np.ndarray:
     """The footprints ``(N, 3)`` of the round obstacles (the boxes are drawn as boxes)."""
     return episode.obstacles[: len(episode.obstacles) - len(episode.obstacle_boxes)]
 
@@ -78,7 +78,7 @@ def success_chart(path: Path, summary: Sequence[Mapping], ci_key: str = "success
     return path
 
 
-def trajectory_panel(ax, episodes: Mapping[str, Episode], reference: Episode | None, margin: float = 3.0) -> None:
+def trajectory_panel(ax, episodes: Mapping[str, Flight], reference: Flight | None, margin: float = 3.0) -> None:
     """One seed seen from above: obstacles, target and approach zone, the expert's path (dashed), each model's path."""
     import matplotlib.patches as mpatches
 
@@ -114,8 +114,8 @@ def trajectory_panel(ax, episodes: Mapping[str, Episode], reference: Episode | N
     ax.tick_params(labelsize=7)
 
 
-def trajectory_grid(path: Path, seeds: Sequence[int], episodes: Mapping[int, Mapping[str, Episode]],
-                    references: Mapping[int, Episode], title: str, columns: int = 3, dpi: int = 110) -> Path:
+def trajectory_grid(path: Path, seeds: Sequence[int], episodes: Mapping[int, Mapping[str, Flight]],
+                    references: Mapping[int, Flight], title: str, columns: int = 3, dpi: int = 110) -> Path:
     """Top-down trajectory panels, one per seed, every model's path on it (and the expert's, dashed)."""
     plt = _plt()
     rows = max(1, math.ceil(len(seeds) / columns))

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from navlnn.evaluation.plots import box_corners, round_obstacles
-from navlnn.evaluation.runner import Episode
+from navlnn.rollout.flight import Flight
 from navlnn.settings import known_keys
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -32,7 +32,7 @@ PANEL_BG = (36, 39, 45)
 TEXT = (235, 235, 235)
 MUTED = (150, 155, 165)
 ACTION_COLORS = ((90, 170, 255), (255, 170, 60), (120, 220, 120), (235, 100, 200))  # vx, vy, vz, yaw_rate
-ACTION_NAMES = ("vx", "vy", "vz", "yaw rate")
+ACTION_LABELS = ("vx", "vy", "vz", "yaw rate")  # as the command traces are labelled
 ROBUST_RANGE = (5, 95)  # percentiles that span a neuron's colour scale
 OUTCOME_COLORS = {"success": (80, 220, 110), "collision": (255, 80, 70), "out_of_bounds": (200, 120, 255),
                   "timeout": (255, 170, 60)}
@@ -98,7 +98,7 @@ def saliency_overlay(frame: np.ndarray, saliency: np.ndarray, alpha: float, blur
 class TopDownMap:
     """The map of one episode: a background drawn once, the path and the drone drawn per step."""
 
-    def __init__(self, episode: Episode, size: int, margin_m: float):
+    def __init__(self, episode: Flight, size: int, margin_m: float):
         pts = np.concatenate([episode.pos_world[:, :2], episode.target_pos_world[:, :2]])
         lo, hi = pts.min(0) - margin_m, pts.max(0) + margin_m
         side = float(max(hi - lo))
@@ -163,7 +163,7 @@ def _nice_step(x: float) -> float:
 class Traces:
     """Commands over time (lines) and neuron activity (heat map), revealed step by step."""
 
-    def __init__(self, episode: Episode, width: int, height: int, groups: Sequence[tuple[str, int]],
+    def __init__(self, episode: Flight, width: int, height: int, groups: Sequence[tuple[str, int]],
                  font_scale: float):
         self.ep = episode
         self.w, self.h = width, height
@@ -174,7 +174,7 @@ class Traces:
         self.steps = max(1, episode.steps)
         img = np.full((height, width, 3), PANEL_BG, np.uint8)
         _text(img, "commands", (8, 15), font_scale, MUTED)
-        for i, (name, color) in enumerate(zip(ACTION_NAMES, ACTION_COLORS)):
+        for i, (name, color) in enumerate(zip(ACTION_LABELS, ACTION_COLORS)):
             _text(img, name, (110 + 80 * i, 15), font_scale, color)
         for v, label in ((1, "+1"), (0, "0"), (-1, "-1")):
             y = self._cmd_y(v)
@@ -255,7 +255,7 @@ def _neuron_kind(wiring, neuron: int) -> str:
     return str(fn(neuron)) if fn is not None else "neuron"
 
 
-def episode_frames(episode: Episode, saliency: Optional[np.ndarray], title: str, layout: Layout,
+def episode_frames(episode: Flight, saliency: Optional[np.ndarray], title: str, layout: Layout,
                    groups: Sequence[tuple[str, int]], fps: float) -> Iterable[np.ndarray]:
     """The video frames of one episode (one per step, then the final state held ``end_hold_s``)."""
     lw = layout

@@ -19,11 +19,11 @@ from typing import Any, Mapping, Optional
 
 import torch
 
+from navlnn.constants import ACTION_NAMES
 from navlnn.nn.policy import Policy, build_policy
 from navlnn.nn.registry import UnsafeConfig, check_model_config
 
 FORMAT = "navlnn-policy-v1"
-ACTION_NAMES = ("vx", "vy", "vz", "yaw_rate")
 
 
 def action_space_spec(low: float = -1.0, high: float = 1.0) -> dict[str, Any]:

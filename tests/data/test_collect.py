@@ -18,7 +18,7 @@ from envs.config import CONF_DIR
 from navlnn.commands.collect import spec_from_config
 from navlnn.data.collect import collect, episode_plan
 from navlnn.data.format import DatasetError, read_manifest, scan_episodes
-from navlnn.data.rollout import InjectedNoise, NoiseParams
+from navlnn.rollout.noise import InjectedNoise, NoiseParams
 
 
 CLI_SMALL = ["drone.camera.width=32", "drone.camera.height=18", "progress=false"]

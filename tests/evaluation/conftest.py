@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from _tiny import CAMERA, SHORT_TASK, tiny_policy
 
-from navlnn.evaluation.runner import EnvFactory
+from navlnn.rollout.jobs import EnvFactory
 from navlnn.nn.checkpoint import save_checkpoint
 
 

@@ -15,17 +15,17 @@ from navlnn.evaluation.metrics import (
     path_length,
     wilson_interval,
 )
-from navlnn.evaluation.runner import Episode
+from navlnn.rollout.flight import Flight
 
 DT = 0.1
 
 
-def make_episode(pos_xy, outcome="success", actions=None, clearance=None, distance=None) -> Episode:
+def make_episode(pos_xy, outcome="success", actions=None, clearance=None, distance=None) -> Flight:
     """An episode flown along ``pos_xy`` at 1.5 m, one state per DT seconds."""
     pos = np.column_stack([np.asarray(pos_xy, float), np.full(len(pos_xy), 1.5)])
     n = len(pos)
     actions = np.zeros((n - 1, 4)) if actions is None else np.asarray(actions, float)
-    return Episode(
+    return Flight(
         seed=7, scene="summer", task="fly_to_target", outcome=outcome, env_dt=DT,
         time_s=np.arange(n) * DT, pos_world=pos, yaw=np.zeros(n), vel_world=np.zeros((n, 3)),
         distance_to_approach=np.linspace(5.0, 0.2, n) if distance is None else np.asarray(distance, float),

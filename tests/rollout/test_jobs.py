@@ -1,4 +1,4 @@
-"""The closed-loop runner: recorded arrays, expert labels and beta mixing, frame timing, workers."""
+"""Flying jobs: recorded arrays, expert labels and the DAgger mixture, frame timing, workers."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pytest
 from _tiny import HW, tiny_policy
 
 from envs.expert import Expert
-from navlnn.evaluation.runner import CheckpointPolicy, FlyOptions, fly, run
 from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
+from navlnn.rollout.jobs import CheckpointPolicy, FlyOptions, fly, run
 
 
 def test_expert_alone_flies_to_the_target_and_arrays_line_up(env):
-    ep = fly(None, env, seed=3, expert=Expert(env))
+    ep = fly(None, env, 3, expert=Expert(env))
     t = ep.steps
     assert t > 5 and ep.pos_world.shape == (t + 1, 3) and ep.time_s.shape == (t + 1,)
     assert ep.action.shape == ep.expert_label.shape == (t, 4)
@@ -27,7 +27,7 @@ def test_expert_alone_flies_to_the_target_and_arrays_line_up(env):
 def test_policy_steps_with_state_and_records_expert_labels(env):
     policy = tiny_policy()
     expert = Expert(env)
-    ep = fly(policy, env, seed=4, expert=expert, beta=0.0, record_images=True, record_state=True)
+    ep = fly(policy, env, 4, FlyOptions(beta=0.0, record_images=True, record_state=True), expert)
     t = ep.steps
     np.testing.assert_array_equal(ep.action, ep.policy_action)  # beta 0: the policy flies
     assert ep.expert_label.shape == (t, 4) and not ep.expert_executed.any()
@@ -36,19 +36,19 @@ def test_policy_steps_with_state_and_records_expert_labels(env):
     assert np.abs(ep.policy_state[-1]).sum() > 0  # the state is carried, not reset
     np.testing.assert_allclose(ep.dt, env.unwrapped.dt)
     # the same seed again: the same episode (the policy's state was reset)
-    again = fly(policy, env, seed=4, expert=expert, beta=0.0)
+    again = fly(policy, env, 4, FlyOptions(beta=0.0), expert)
     np.testing.assert_array_equal(again.action, ep.action)
     # beta 1: the expert flies, the policy is still stepped and its commands recorded
-    mixed = fly(policy, env, seed=4, expert=expert, beta=1.0)
+    mixed = fly(policy, env, 4, FlyOptions(beta=1.0), expert)
     np.testing.assert_array_equal(mixed.action, mixed.expert_label)
     assert mixed.expert_executed.all() and np.isfinite(mixed.policy_action).all()
-    half = fly(policy, env, seed=4, expert=expert, beta=0.5)
+    half = fly(policy, env, 4, FlyOptions(beta=0.5), expert)
     assert 0 < half.expert_executed.sum() < half.steps
 
 
 def test_dropped_frames_hold_the_command_and_lengthen_dt(env):
     policy = tiny_policy()
-    ep = fly(policy, env, seed=5, dt_jitter=FrameTiming(drop=0.5))
+    ep = fly(policy, env, 5, FlyOptions(timing=FrameTiming(drop=0.5)))
     used = ep.frame_used
     assert used[0] and 0 < (~used).sum() < len(used) - 1
     dt = env.unwrapped.dt
@@ -57,14 +57,14 @@ def test_dropped_frames_hold_the_command_and_lengthen_dt(env):
     assert (ep.dt[~used] == 0).all() and ep.dt[used].max() >= 2 * dt - 1e-9
     for i in np.flatnonzero(~used):
         np.testing.assert_array_equal(ep.policy_action[i], ep.policy_action[i - 1])
-    jittered = fly(policy, env, seed=5, dt_jitter=FrameTiming(jitter=0.3))
+    jittered = fly(policy, env, 5, FlyOptions(timing=FrameTiming(jitter=0.3)))
     assert not np.allclose(jittered.dt, dt) and np.all(np.abs(jittered.dt / dt - 1) <= 0.3 + 1e-9)
 
 
 def test_perturbed_frames_are_what_the_policy_sees(env):
     policy = tiny_policy()
-    clean = fly(policy, env, seed=6, record_images=True)
-    bright = fly(policy, env, seed=6, record_images=True, perturb=ImagePerturbation(brightness=0.3))
+    clean = fly(policy, env, 6, FlyOptions(record_images=True))
+    bright = fly(policy, env, 6, FlyOptions(record_images=True, perturb=ImagePerturbation(brightness=0.3)))
     assert bright.images[0].mean() > clean.images[0].mean() + 40
 
 

@@ -1,0 +1,295 @@
+"""Jobs: episodes described by picklable factories, flown by workers that keep what they build.
+
+A :class:`Job` names who flies (a policy factory, or None for the expert alone), the env factory,
+the seed and the :class:`FlyOptions`. :func:`run_jobs` groups the jobs by scene (env factory and
+seed), hands groups to workers of the one pool, and each :class:`FlightWorker` flies a group's
+episodes one after another in the same env (so the env builds the scene once), stepping
+``batch`` envs together with batched policy calls.
+
+Every episode depends only on its job: its extra random numbers (image noise, dropped frames,
+the expert's share of control) come from ``default_rng([seed, RUNNER_STREAM])``, and policies
+run with one torch thread; so the episodes are the same for any ``workers`` and ``batch``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from navlnn.constants import ENV_ID
+from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
+from navlnn.rollout.actors import ExpertActor, MixtureActor, PolicyActor
+from navlnn.rollout.flight import Flight, plain_json
+from navlnn.rollout.loop import Task, lockstep
+from navlnn.rollout.pool import run_pool
+from navlnn.rollout.recorders import FlightRecorder, FrameRecorder
+
+RUNNER_STREAM = 1  # spawn key that separates a job's random numbers from the env's own (seeded by seed alone)
+_ENV_CACHE = 4  # envs a worker slot keeps open (one per scene x task x settings)
+_POLICY_CACHE = 8  # policies a worker keeps loaded
+GROUPS_PER_SLOT = 4  # scene groups handed to a worker at once, per slot
+
+
+@dataclass(frozen=True)
+class EnvFactory:
+    """Builds ``DroneNav-v0`` with fixed keyword arguments (picklable and hashable)."""
+
+    kwargs_json: str
+
+    @classmethod
+    def of(cls, **kwargs: Any) -> "EnvFactory":
+        return cls(json.dumps(kwargs, sort_keys=True, default=plain_json))
+
+    @property
+    def kwargs(self) -> dict:
+        return json.loads(self.kwargs_json)
+
+    def __call__(self):
+        import gymnasium as gym
+
+        import envs  # noqa: F401  (registers the env)
+
+        return gym.make(ENV_ID, **self.kwargs)
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Loads a policy checkpoint; ``image_hw`` (if given) must match the checkpoint's camera."""
+
+    path: str
+    image_hw: Optional[tuple[int, int]] = None
+
+    def __call__(self):
+        from navlnn.nn.checkpoint import load_policy
+
+        policy = load_policy(self.path, self.image_hw)
+        policy.eval()
+        return policy
+
+
+@dataclass(frozen=True)
+class ExpertFactory:
+    """Builds the privileged expert for an env (``params``: a ``conf/expert`` mapping as JSON)."""
+
+    params_json: str = "null"
+
+    @classmethod
+    def of(cls, params: Mapping | str | None = None) -> "ExpertFactory":
+        return cls(json.dumps(params, sort_keys=True, default=plain_json))
+
+    def __call__(self, env):
+        from envs.expert import Expert
+
+        params = json.loads(self.params_json)
+        return Expert(env, params if params is not None else "default")
+
+
+@dataclass(frozen=True)
+class FlyOptions:
+    """How a job flies besides its policy.
+
+    ``expert``: with a policy, the expert's label is kept at every state and its command flies
+    with probability ``beta`` per step (DAgger); without one, the expert flies alone.
+    ``perturb``/``timing``: the stress options of the frames the policy sees. ``record_images``,
+    ``record_state``, ``render``: keep the frames seen, the policy's state, the chase camera.
+    """
+
+    expert: Optional[ExpertFactory] = None
+    beta: float = 0.0
+    record_images: bool = False
+    record_state: bool = False
+    render: bool = False
+    perturb: ImagePerturbation = ImagePerturbation()
+    timing: FrameTiming = FrameTiming()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One episode to fly: who flies, where, from which seed, how; ``tags`` end up in the flight."""
+
+    policy: Optional[Callable[[], Any]]
+    env: Callable[[], Any]
+    seed: int
+    options: FlyOptions = FlyOptions()
+    tags: tuple = ()
+
+
+def job_key(job: Job) -> str:
+    """A short hash of everything that decides a job's flight (a checkpoint's file size and time included)."""
+    stamp = ""
+    path = getattr(job.policy, "path", None)
+    if path is not None and os.path.exists(path):
+        st = os.stat(path)
+        stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    text = repr((job.policy, job.env, int(job.seed), job.options, tuple(job.tags), stamp))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def make_actor(policy: Any, env: Any, seed: int, options: FlyOptions, expert: Any = None):
+    """The actor of a job: the policy alone, the expert alone, or their mixture (``options.expert``)."""
+    if policy is None and expert is None:
+        raise ValueError("give a policy, an expert, or both")
+    rng = np.random.default_rng([int(seed), RUNNER_STREAM])
+    if policy is None:
+        return ExpertActor(expert)
+    actor = PolicyActor(policy, rng, options.perturb, options.timing, keep_state=options.record_state)
+    return actor if expert is None else MixtureActor(actor, expert, options.beta, rng)
+
+
+def _recorders(options: FlyOptions, tags: Mapping) -> list:
+    out: list = [FlightRecorder(tags)]
+    if options.record_images or options.record_state or options.render:
+        out.append(FrameRecorder(options.record_images, options.render, options.record_state))
+    return out
+
+
+def _flight(results: Mapping) -> Flight:
+    flight = results["flight"]
+    for key, value in (results.get("frames") or {}).items():
+        setattr(flight, key, value)
+    return flight
+
+
+def fly(policy: Any, env: Any, seed: int, options: FlyOptions = FlyOptions(), expert: Any = None) -> Flight:
+    """Fly one episode of ``env`` from ``seed`` with ``policy`` (a Policy, or None with an ``expert``)."""
+    from navlnn.rollout.loop import rollout
+
+    actor = make_actor(policy, env, seed, options, expert)
+    return _flight(rollout(env, actor, int(seed), _recorders(options, {})))
+
+
+class _Cache(OrderedDict):
+    """The most recently used values, built on demand; the oldest closed beyond ``limit``."""
+
+    def __init__(self, limit: int, close: Callable[[Any], None] = lambda v: None) -> None:
+        super().__init__()
+        self.limit, self.close = limit, close
+
+    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        while len(self) > self.limit:
+            _, old = self.popitem(last=False)
+            self.close(old)
+        return value
+
+
+class FlightWorker:
+    """Flies groups of jobs (one process's share): ``batch`` envs in lockstep, each taking a whole
+    scene group (same env and seed) before the next, so its env builds that scene once."""
+
+    def __init__(self, batch: int = 1) -> None:
+        import torch
+
+        self._threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        self.batch = int(batch)
+        self.envs = [_Cache(_ENV_CACHE, lambda e: e.close()) for _ in range(self.batch)]
+        self.policies = _Cache(_POLICY_CACHE)
+
+    def __call__(self, groups: Sequence[Sequence[tuple[int, Job]]]) -> list[tuple[int, Flight]]:
+        todo = deque(groups)
+        current: list[deque] = [deque() for _ in range(self.batch)]
+        out: list[tuple[int, Flight]] = []
+
+        def next_task(slot: int) -> Optional[Task]:
+            if not current[slot]:
+                if not todo:
+                    return None
+                current[slot] = deque(todo.popleft())
+            index, job = current[slot].popleft()
+            env = self.envs[slot].get_or_make(job.env, job.env)
+            policy = job.policy
+            if policy is not None and not hasattr(policy, "step"):  # a factory, not a policy
+                policy = self.policies.get_or_make(job.policy, job.policy)
+            opt = job.options
+            expert = opt.expert(env) if opt.expert is not None else None
+            actor = make_actor(policy, env, job.seed, opt, expert)
+            return Task(env, actor, int(job.seed), _recorders(opt, dict(job.tags)), key=index)
+
+        lockstep(next_task, self.batch, lambda task: out.append((task.key, _flight(task.results))))
+        return out
+
+    def close(self) -> None:
+        import torch
+
+        for cache in self.envs:
+            for env in cache.values():
+                env.close()
+            cache.clear()
+        self.policies.clear()
+        torch.set_num_threads(self._threads)
+
+
+def scene_groups(jobs: Sequence[Job]) -> list[list[tuple[int, Job]]]:
+    """The jobs (with their indices) grouped by env factory and seed, in order of first appearance."""
+    groups: dict[tuple, list[tuple[int, Job]]] = {}
+    for i, job in enumerate(jobs):
+        groups.setdefault((job.env, int(job.seed)), []).append((i, job))
+    return list(groups.values())
+
+
+def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: bool = False,
+             on_result: Optional[Callable[[int, Flight], None]] = None, desc: str = "episodes",
+             batch: int = 1) -> list[Flight]:
+    """Fly ``jobs`` (in ``workers`` processes when more than one, ``batch`` envs each); the flights in job order.
+
+    ``on_result(index, flight)`` is called as each flight comes back (to save work as it comes).
+    """
+    if int(batch) < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    groups = scene_groups(jobs)
+    size = max(1, int(batch)) * GROUPS_PER_SLOT if int(workers) > 1 else max(1, int(batch))
+    bundles = [groups[i:i + size] for i in range(0, len(groups), size)]
+    results: list[Optional[Flight]] = [None] * len(jobs)
+    bar = _bar(len(jobs), progress, desc)
+
+    def done(_: int, flown: list[tuple[int, Flight]]) -> None:
+        for index, flight in flown:
+            results[index] = flight
+            if on_result is not None:
+                on_result(index, flight)
+        if bar is not None:  # success among the policy's flights (not the expert's reference flights)
+            mine = [f for f, j in zip(results, jobs) if f is not None and j.policy is not None]
+            bar.set_postfix(success=f"{sum(f.success for f in mine)}/{len(mine)}", refresh=False)
+            bar.update(len(flown))
+
+    def describe(bundle) -> str:
+        return f"the episodes with seeds {sorted({job.seed for group in bundle for _, job in group})}"
+
+    try:
+        run_pool(functools.partial(FlightWorker, int(batch)), bundles, workers, done, describe)
+    finally:
+        if bar is not None:
+            bar.close()
+    return results  # type: ignore[return-value]
+
+
+def run(policy_factory: Optional[Callable[[], Any]], env_factory: Callable[[], Any], seeds: Sequence[int],
+        workers: int = 1, progress: bool = False, options: FlyOptions = FlyOptions(), batch: int = 1) -> list[Flight]:
+    """Fly one episode per seed with the policy from ``policy_factory`` in envs from ``env_factory``.
+
+    ``policy_factory`` may also be a policy itself (in this process only, ``workers=1``).
+    Factories must be picklable (e.g. :class:`CheckpointPolicy`, :class:`EnvFactory`) when
+    ``workers > 1``. Returns the flights in the order of ``seeds``, the same for any ``workers``.
+    """
+    return run_jobs([Job(policy_factory, env_factory, int(s), options) for s in seeds], workers, progress,
+                    batch=batch)
+
+
+def _bar(total: int, enabled: bool, desc: str):
+    if not enabled or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="episode", desc=desc, dynamic_ncols=True)
