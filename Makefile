@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: demo test test-all bench study install install-dev clean
+.PHONY: demo test test-unit test-e2e test-all bench study install install-dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,9 @@ $(VENV)/.stamp-torch: | $(PY)
 	$(PIP) install $(TORCH)
 	touch $@
 
+# the main install carries the ONNX export extra, so every documented command runs after make demo
 $(VENV)/.stamp-install: pyproject.toml $(VENV)/.stamp-torch
-	$(PIP) install -e .
+	$(PIP) install -e '.[export]'
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-torch
@@ -34,9 +35,17 @@ install-dev: $(VENV)/.stamp-dev
 demo: $(VENV)/.stamp-install
 	$(VENV)/bin/navlnn pipeline hydra.run.dir=outputs/demo
 
-test: $(VENV)/.stamp-dev
+# The complete test run, in two tiers: unit and component tests (under 5 minutes on 2 cores), then
+# the end-to-end subprocess tests (pipeline, torchrun, SIGKILL resume, DAgger, the wheel).
+test: test-unit test-e2e
+
+test-unit: $(VENV)/.stamp-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+test-e2e: $(VENV)/.stamp-dev
+	$(PY) -m pytest $(PYTEST_ARGS) -m e2e
+
+# both tiers and the tests marked slow (the full env-checker grid, long studies' checks)
 test-all: $(VENV)/.stamp-dev
 	$(PY) -m pytest $(PYTEST_ARGS) -m ''
 

@@ -7,10 +7,14 @@ This package stands alone: it never imports ``navlnn``. ``import envs`` register
 
 from gymnasium.envs.registration import register, registry
 
-from envs.drone_nav import DroneNavEnv
-from envs.expert import Expert
-from envs.scene import modifier_names, scene_names
-from envs.tasks import task_names
+from envs.quiet_import import import_pybullet
+
+import_pybullet()  # before the modules below import it, so its banner stays off stderr
+
+from envs.drone_nav import DroneNavEnv  # noqa: E402
+from envs.expert import Expert  # noqa: E402
+from envs.scene import modifier_names, scene_names  # noqa: E402
+from envs.tasks import task_names  # noqa: E402
 
 MAX_EPISODE_STEPS = 2000  # a bound above every task's own time limit (which truncates first)
 

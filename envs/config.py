@@ -1,22 +1,34 @@
 """Config loading for the simulator: YAML files under ``conf/`` or plain dicts.
 
 The files are the same ones Hydra composes for the ``navlnn`` commands, read here with
-PyYAML so that ``envs`` stands alone.
+PyYAML so that ``envs`` stands alone. The repository's ``conf/`` and ``assets/`` folders are
+installed as the packages ``envs.conf`` and ``envs.assets`` (see ``pyproject.toml``), so they are
+found through the package, in an editable install as in a wheel, from any working directory.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.resources
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = ROOT / "conf"
-ASSETS_DIR = ROOT / "assets"
+
+
+def package_dir(package: str) -> Path:
+    """The folder of an installed data package (``envs.conf``, ``envs.assets``) on the file system."""
+    folder = Path(str(importlib.resources.files(package)))
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{package}: not a folder on disk ({folder}); install navlnn from a wheel or the repo")
+    return folder
+
+
+CONF_DIR = package_dir("envs.conf")
+ASSETS_DIR = package_dir("envs.assets")
 
 T = TypeVar("T")
 

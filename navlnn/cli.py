@@ -2,16 +2,28 @@
 
 Each command has a top-level config ``conf/<command>.yaml`` and a function
 ``run(cfg) -> list[pathlib.Path]`` that returns the paths it wrote; the CLI prints them.
+
+The config tree ships inside the package (``pkg://envs.conf``), so the command works from any
+folder and from a wheel; ``hydra.searchpath=[file:///my/conf]`` adds config folders of one's own.
+
+Expected errors (a bad config value, a missing, corrupt or foreign file, a camera or action space
+that does not fit) end the command with one line on stderr and exit code 1. A traceback appears
+for a genuine bug, or for every error with ``HYDRA_FULL_ERROR=1``.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONFIG_PATH = "pkg://envs.conf"
+# the project's own code: an error it raises on purpose carries a message meant for the user
+PROJECT_MODULES = ("navlnn", "envs")
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, ChildProcessError,
+                   ModuleNotFoundError)
 
 # command -> (module, help). Each module defines run(cfg) -> list[Path].
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -34,19 +46,95 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _hydra_entry(command: str, run: Callable) -> Callable[[], None]:
+def _hydra_entry(command: str, run: Callable, full_traceback: bool) -> Callable[[], None]:
     import hydra
     from omegaconf import DictConfig
 
-    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=command)
+    @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=command)
     def _main(cfg: DictConfig) -> None:
-        written = run(cfg) or []
+        try:
+            written = run(cfg) or []
+        except Exception as exc:  # noqa: BLE001 - sorted into expected (one line) and bugs (traceback)
+            _exit_if_expected(command, exc, full_traceback)
+            raise
         if written:
             print("wrote:")
             for path in written:
                 print(f"  {Path(path).resolve()}")
 
     return _main
+
+
+def expected_error(exc: BaseException) -> Optional[str]:
+    """The one-line message of an expected error, or None for a genuine bug (which gets its traceback).
+
+    Expected: Hydra's and OmegaConf's config errors (unknown group option, bad override, missing or
+    mistyped key) and the errors the project's own code raises on purpose (a ``ValueError`` or
+    missing-file error whose innermost frame is in ``navlnn`` or ``envs``).
+    """
+    from hydra.errors import HydraException, InstantiationException, MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(exc, InstantiationException) and exc.__cause__ is not None:
+        target = str(exc).split("'")[1] if str(exc).count("'") >= 2 else "a _target_"
+        return _one_line(f"{target}: {exc.__cause__}")
+    if isinstance(exc, MissingConfigException):
+        return _one_line(str(exc).split("Config search path:")[0])
+    if isinstance(exc, (HydraException, OmegaConfBaseException)):
+        message = _without_key_details(str(exc))
+        cause = exc.__cause__
+        if isinstance(cause, OmegaConfBaseException) and _without_key_details(str(cause)) not in message:
+            message += f" ({_one_line(_without_key_details(str(cause)))})"
+        return _one_line(message)
+    if isinstance(exc, EXPECTED_ERRORS) and _raised_by_project(exc):
+        return _one_line(str(exc) or type(exc).__name__)
+    return None
+
+
+def _raised_by_project(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    return module.split(".")[0] in PROJECT_MODULES
+
+
+def _without_key_details(message: str) -> str:
+    """OmegaConf's message without its trailing ``full_key: ... object_type=...`` lines."""
+    return message.split("\n    full_key:")[0].split("\nfull_key:")[0].strip()
+
+
+def _one_line(message: str) -> str:
+    """Lines joined into one; the items under a line that ends with ':' become a comma-separated list."""
+    out: list[str] = []
+    listing = False
+    for raw in message.strip().splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if listing and raw[:1] in ("\t", " "):
+            out[-1] += (" " if out[-1].endswith(":") else ", ") + line
+            continue
+        listing = line.endswith(":")
+        out.append(line)
+    return " ".join(line if line.endswith((".", ";")) or i == len(out) - 1 else line + ";"
+                    for i, line in enumerate(out))
+
+
+def _exit_if_expected(command: str, exc: Exception, full_traceback: bool) -> None:
+    message = None if full_traceback else expected_error(exc)
+    if message is not None:
+        print(f"navlnn {command}: {message}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def _propagate_errors() -> None:
+    """Let config errors reach :func:`main` instead of Hydra's reporter (which adds a second line)."""
+    import hydra._internal.utils as hydra_utils
+
+    hydra_utils.run_and_report = lambda func: func()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,7 +151,14 @@ def main(argv: list[str] | None = None) -> None:
     configure_process()
     module = importlib.import_module(COMMANDS[command][0])
     sys.argv = [f"navlnn {command}"] + argv[1:]
-    _hydra_entry(command, module.run)()
+    full_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    if not full_traceback:
+        _propagate_errors()
+    try:
+        _hydra_entry(command, module.run, full_traceback)()
+    except Exception as exc:  # noqa: BLE001 - config errors before the job starts
+        _exit_if_expected(command, exc, full_traceback)
+        raise
 
 
 if __name__ == "__main__":

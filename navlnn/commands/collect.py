@@ -33,6 +33,8 @@ def spec_from_config(cfg: DictConfig) -> CollectSpec:
 def run(cfg: DictConfig) -> list[Path]:
     """Collect ``cfg.episodes`` episodes into ``cfg.data`` (default: ``<run folder>/data``)."""
     folder = Path(cfg.data) if cfg.data else Path(HydraConfig.get().runtime.output_dir) / "data"
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"data: {folder} is a file, not a dataset folder; pass data=<folder>")
     config = OmegaConf.to_container(cfg, resolve=True)
     manifest = collect(spec_from_config(cfg), folder, int(cfg.episodes), workers=cfg.workers, config=config,
                        overwrite=bool(cfg.overwrite), progress=bool(cfg.progress))

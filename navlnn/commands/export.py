@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
 from pathlib import Path
@@ -15,19 +16,25 @@ from navlnn.nn.export import export_policy_onnx
 from navlnn.nn.checkpoint import load_policy
 
 FORMATS = ("onnx",)
+EXPORT_PACKAGES = ("onnx", "onnxscript", "onnxruntime")  # the `export` extra of pyproject.toml
+
+
+def missing_export_packages() -> list[str]:
+    """The packages of the ``export`` extra that are not installed."""
+    return [name for name in EXPORT_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def run(cfg: DictConfig) -> list[Path]:
     if cfg.format not in FORMATS:
         raise ValueError(f"format: unknown '{cfg.format}'; valid formats: {list(FORMATS)}")
+    missing = missing_export_packages()
+    if missing:
+        raise ModuleNotFoundError(f"ONNX export needs {', '.join(missing)}, not installed here; "
+                                  f'install them with: pip install "navlnn[export]"')
     policy = load_policy(cfg.checkpoint)
     print(policy.describe())
     path = export_policy_onnx(policy, Path(HydraConfig.get().runtime.output_dir) / cfg.output)
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        print("onnxruntime is not installed: skipped the parity check and latency (pip install onnxruntime)")
-        return [path]
+    import onnxruntime as ort
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(cfg.threads)
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -14,6 +14,10 @@ STAGES = ("collect", "train", "eval", "video")
 TAIL_BYTES = 6000  # output of a failed stage repeated in the error
 
 
+class StageFailed(ChildProcessError):
+    """A stage's command failed; its output has been shown as it ran."""
+
+
 def _listing(values) -> str:
     return "[" + ",".join(str(v) for v in values) + "]"
 
@@ -25,14 +29,15 @@ def stage_commands(cfg: DictConfig, run_dir: Path) -> dict[str, list[str]]:
     workers = [] if cfg.workers is None else [f"workers={cfg.workers}"]
     logger = f"logger.mode={cfg.logger_mode}"
     extra = OmegaConf.to_container(cfg.overrides, resolve=True)
+    scene, task, model = cfg.scene.name, cfg.task.name, cfg.model.name
     return {
-        "collect": ["collect", f"scene={cfg.scene}", f"task={cfg.task}", f"episodes={cfg.episodes}",
+        "collect": ["collect", f"scene={scene}", f"task={task}", f"episodes={cfg.episodes}",
                     f"seed={cfg.seed}", f"data={data}", *workers, *extra["collect"]],
-        "train": ["train", f"data={data}", f"model={cfg.model}", f"seed={cfg.seed}", f"train.epochs={cfg.epochs}",
+        "train": ["train", f"data={data}", f"model={model}", f"seed={cfg.seed}", f"train.epochs={cfg.epochs}",
                   f"train.stride={cfg.train_stride}", logger, *extra["train"]],
-        "eval": ["eval", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.eval.scenes)}", f"tasks=[{cfg.task}]",
+        "eval": ["eval", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.eval.scenes)}", f"tasks=[{task}]",
                  f"episodes={cfg.eval.episodes}", f"seed={cfg.seed}", logger, *workers, *extra["eval"]],
-        "video": ["video", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.video.scenes)}", f"tasks=[{cfg.task}]",
+        "video": ["video", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.video.scenes)}", f"tasks=[{task}]",
                   f"episodes={cfg.video.episodes}", f"seed={cfg.seed}", logger, *extra["video"]],
     }
 
@@ -50,8 +55,10 @@ def _run_stage(name: str, args: list[str], folder: Path) -> None:
             sys.stdout.buffer.flush()
             tail = (tail + chunk)[-TAIL_BYTES:]
     if proc.returncode != 0:
-        raise RuntimeError(f"pipeline stage '{name}' failed (exit {proc.returncode}); its last output:\n"
-                           + tail.decode(errors="replace") + "\nfix the cause and run the same command again to resume")
+        last = [line for line in tail.decode(errors="replace").splitlines() if line.strip()]
+        cause = f": {last[-1].strip()}" if last else ""
+        raise StageFailed(f"stage '{name}' failed (exit {proc.returncode}){cause}; fix the cause (its output is "
+                          f"above) and run the same command again to resume")
     print(f"=== {name} done in {time.perf_counter() - started:.0f} s", flush=True)
 
 

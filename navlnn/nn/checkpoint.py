@@ -62,7 +62,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"checkpoint {path}: not a readable navlnn checkpoint ({type(exc).__name__}: {exc})") from exc
+        # torch's own message suggests weights_only=False, which would run code from the file: not given here
+        raise ValueError(f"checkpoint {path}: not a readable navlnn checkpoint ({type(exc).__name__}); it is "
+                         f"corrupt or truncated, or holds pickled objects, which navlnn never loads (a file "
+                         f"written by navlnn train holds tensors and plain data only)") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"checkpoint {path}: format {found!r}, expected {FORMAT!r} (a file written by navlnn train)")

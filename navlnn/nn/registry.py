@@ -26,6 +26,7 @@ TRUNK_KEYS = frozenset({"channels", "kernels", "strides", "feature_dim", "dropou
 WIRING_DICT_KEYS = frozenset({"kind", "params", "input_dim", "adjacency_matrix", "sensory_adjacency_matrix"})
 NCP_ARGUMENT_KEYS = frozenset({
     "inter", "command", "motor", "sensory_fanout", "inter_fanout", "recurrent_command_synapses", "motor_fanin", "seed",
+    "inter_neurons", "command_neurons", "motor_neurons",  # ncps's names of the first three
 })
 
 

@@ -1,0 +1,1 @@
+"""Airframe and target assets; installed as the package ``envs.assets`` so that a wheel carries them."""
