@@ -20,9 +20,10 @@ GRID = [(f"{scene}+{mod}" if mod else scene, task)
 FAST_SUBSET = [("urban", "chain"), ("urban", "moving_target"), ("urban+fog", "chain")]
 
 
-def check_both(scene: str, task: str) -> None:
+def check_both(scene: str, task: str, observation: str = "image") -> None:
     """Run Gymnasium's checker (render check included) and SB3's on one scene and task."""
-    env = gym.make("DroneNav-v0", scene=scene, task=task, render_mode="rgb_array", **FAST).unwrapped
+    env = gym.make("DroneNav-v0", scene=scene, task=task, observation=observation, render_mode="rgb_array",
+                   **FAST).unwrapped
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # advice (e.g. "not wrapped"), not failures
@@ -40,6 +41,10 @@ def test_grid_covers_every_scene_modifier_and_task():
 @pytest.mark.parametrize("scene,task", FAST_SUBSET, ids=[f"{s}-{t}" for s, t in FAST_SUBSET])
 def test_checkers_pass_on_the_urban_cases(scene: str, task: str):
     check_both(scene, task)
+
+
+def test_checkers_pass_with_the_state_observation():
+    check_both("urban+dusk", "range", observation="image+state")
 
 
 @pytest.mark.slow
