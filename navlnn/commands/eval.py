@@ -9,7 +9,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
-from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, evaluate, plan, write_report
+from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, evaluate, parse_shard, plan, write_report
 from navlnn.rollout.pool import default_workers
 
 
@@ -24,16 +24,21 @@ def run(cfg: DictConfig) -> list[Path]:
                         config["drone"], config.get("expert"), settings.get("stress") or {},
                         bool(cfg.match_camera), bool(settings["reference_expert"]))
         check_env_fits(the_plan)
+        shard = parse_shard(cfg.get("shard"))
+        batch = int(cfg.get("batch") or 1)
+        if batch < 1:
+            raise BadInput(f"batch: envs stepped together per worker, at least 1; got {batch}")
     except BadInput as exc:
         sys.exit(f"navlnn eval: {exc}")
     workers = default_workers() if cfg.workers is None else int(cfg.workers)
     cells = len(the_plan.models) * len(the_plan.scenes) * len(the_plan.tasks)
     print(f"evaluating {len(the_plan.models)} checkpoint(s) x {len(the_plan.scenes)} scene(s) x "
           f"{len(the_plan.tasks)} task(s) x {len(the_plan.seeds)} episodes = {cells * len(the_plan.seeds)} episodes "
-          f"on {workers} worker(s); stress: {the_plan.stress}")
+          f"on {workers} worker(s) x {batch} env(s); stress: {the_plan.stress}"
+          + (f"; shard {shard[0]}/{shard[1]} (merge the shards with navlnn eval-merge)" if shard[1] > 1 else ""))
     level = float(settings["level"])
     result = evaluate(the_plan, workers, bool(cfg.progress), level, int(settings["bootstrap_resamples"]),
-                      int(settings["bootstrap_seed"]), cache=run_dir / "episodes")
+                      int(settings["bootstrap_seed"]), cache=run_dir / "episodes", batch=batch, shard=shard)
     written = write_report(result, run_dir, level, int(settings["plot_episodes"]), int(settings["plot_columns"]),
                            int(settings["dpi"]), settings=config)
     print((run_dir / "summary.md").read_text())

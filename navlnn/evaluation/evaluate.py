@@ -26,7 +26,16 @@ from navlnn.data.collect import SEED_BITS
 from navlnn.evaluation.metrics import aggregate, episode_metrics, path_length
 from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
 from navlnn.rollout.flight import Flight, load_flight, save_flight
-from navlnn.rollout.jobs import CheckpointPolicy, EnvFactory, ExpertFactory, FlyOptions, Job, job_key, run_jobs
+from navlnn.rollout.jobs import (
+    CheckpointPolicy,
+    EnvFactory,
+    ExpertFactory,
+    FlyOptions,
+    Job,
+    job_key,
+    run_jobs,
+    scene_groups,
+)
 
 EVAL_SEED_OFFSET = 2**SEED_BITS
 
@@ -218,13 +227,8 @@ class Result:
     references: dict  # (scene, task, seed) -> the expert's Flight
 
 
-def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float = 0.95, resamples: int = 2000,
-             bootstrap_seed: int = 0, cache: Optional[Path] = None, log=print) -> Result:
-    """Fly the plan (the expert's reference flights first in each scene x task) and compute the metrics.
-
-    With ``cache`` (a folder), every finished episode is saved there as it comes, and episodes
-    already there are not flown again: an interrupted evaluation resumes where it stopped.
-    """
+def plan_jobs(plan_: Plan) -> list[Job]:
+    """The episodes of a plan, in order: per scene and task, the expert's reference flights, then each model's."""
     options = FlyOptions(perturb=plan_.perturb, timing=plan_.timing)
     expert_options = FlyOptions(expert=ExpertFactory.of(plan_.expert), beta=1.0)  # the expert alone (no policy): beta unused
     jobs: list[Job] = []
@@ -243,28 +247,70 @@ def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float
                                                         ("task", task_name(task)),
                                                         ("episode", i)))
                          for i, s in enumerate(plan_.seeds)]
+    return jobs
+
+
+def parse_shard(text: Any) -> tuple[int, int]:
+    """``"i/n"`` (0 <= i < n) as ``(i, n)``; None is the whole evaluation, ``(0, 1)``."""
+    if text is None:
+        return (0, 1)
+    try:
+        index, count = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise BadInput(f"shard: expected i/n (the i-th of n slices, 0 <= i < n), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise BadInput(f"shard: expected i/n with 0 <= i < n, got {text!r}")
+    return (index, count)
+
+
+def shard_jobs(jobs: Sequence[Job], shard: tuple[int, int]) -> list[int]:
+    """The indices of the jobs of shard ``(i, n)``: the scene groups (scene, task and seed, every
+    model and the expert's reference together) ``g`` with ``g % n == i``."""
+    index, count = shard
+    return sorted(i for g, group in enumerate(scene_groups(jobs)) if g % count == index for i, _ in group)
+
+
+def evaluate(plan_: Plan, workers: int = 1, progress: bool = False, level: float = 0.95, resamples: int = 2000,
+             bootstrap_seed: int = 0, cache: Optional[Path] = None, log=print, batch: int = 1,
+             shard: tuple[int, int] = (0, 1), found_in: Sequence[Path] = (), fly: bool = True) -> Result:
+    """Fly the plan (the expert's reference flights first in each scene x task) and compute the metrics.
+
+    With ``cache`` (a folder), every finished episode is saved there as it comes, and episodes
+    already there (or in the folders ``found_in``) are not flown again: an interrupted evaluation
+    resumes where it stopped. ``shard=(i, n)`` flies only the i-th of n fixed slices (see
+    :func:`shard_jobs`); ``fly=False`` flies nothing and stops naming what is missing (merging
+    the shards' folders). ``batch``: envs each worker steps together.
+    """
+    jobs = plan_jobs(plan_)
+    jobs = [jobs[i] for i in shard_jobs(jobs, shard)]
     flown: list[Optional[Flight]] = [None] * len(jobs)
     keys = [job_key(job) for job in jobs]
     if cache is not None:
         cache = Path(cache)
         cache.mkdir(parents=True, exist_ok=True)
+    for folder in [*([cache] if cache is not None else []), *map(Path, found_in)]:
         for i, key in enumerate(keys):
-            path = cache / f"{key}.npz"
-            if path.is_file():
+            path = folder / f"{key}.npz"
+            if flown[i] is None and path.is_file():
                 try:
                     flown[i] = load_flight(path)
                 except (OSError, ValueError, KeyError, TypeError):
-                    path.unlink()  # half-written or stale: fly it again
-        found = sum(e is not None for e in flown)
-        if found:
-            log(f"resuming: {found} of {len(jobs)} episodes already flown in '{cache}'")
+                    if folder == cache:
+                        path.unlink()  # half-written or stale: fly it again
+    found = sum(e is not None for e in flown)
+    if found and fly:
+        log(f"resuming: {found} of {len(jobs)} episodes already flown in '{cache}'")
     todo = [i for i, e in enumerate(flown) if e is None]
+    if todo and not fly:
+        raise BadInput(f"{len(todo)} of {len(jobs)} episodes are in none of the folders "
+                       f"({', '.join(map(str, found_in))}); run the missing shards first (with the same settings)")
 
     def keep(k: int, episode: Flight) -> None:
         if cache is not None:
             save_flight(cache / f"{keys[todo[k]]}.npz", episode)
 
-    for k, episode in enumerate(run_jobs([jobs[i] for i in todo], workers, progress, on_result=keep, desc="eval")):
+    for k, episode in enumerate(run_jobs([jobs[i] for i in todo], workers, progress, on_result=keep, desc="eval",
+                                         batch=batch)):
         flown[todo[k]] = episode
     references = {(e.tags["scene"], e.tags["task"], e.seed): e for e in flown if e.tags["kind"] == "expert"}
     episodes = [e for e in flown if e.tags["kind"] == "policy"]
@@ -379,8 +425,11 @@ def write_report(result: Result, folder: Path, level: float = 0.95, plot_episode
                 if ep.tags["scene"] == scene and ep.tags["task"] == task and ep.seed in seeds:
                     by_seed.setdefault(ep.seed, {}).setdefault(ep.tags["model"], ep)
             refs = {s: result.references[(scene, task, s)] for s in seeds if (scene, task, s) in result.references}
+            flown = [s for s in seeds if s in by_seed]  # a shard flies some of the seeds
+            if not flown:
+                continue
             name = f"{task}-{scene}".replace("+", "_")
-            written.append(trajectory_grid(folder / "trajectories" / f"{name}.png", seeds, by_seed, refs,
+            written.append(trajectory_grid(folder / "trajectories" / f"{name}.png", flown, by_seed, refs,
                                            f"{task} in {scene}", plot_columns, dpi))
     meta = {"seeds": p.seeds, "seed_scheme": "2^31 + default_rng([seed, i]).integers(2^31)", "stress": p.stress,
             "models": [m.__dict__ for m in p.models], "scenes": [scene_label(s) for s in p.scenes], "tasks": [task_name(t) for t in p.tasks], "level": level,

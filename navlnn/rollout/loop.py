@@ -64,21 +64,24 @@ class Running:
         return self.done
 
 
-def call_policy(policy: Any, asked: Sequence[tuple[Actor, Query]]) -> list[np.ndarray]:
-    """One policy step for every ``(actor, query)`` (batch ``len(asked)``); updates each actor's
-    ``state`` and returns each one's command, clamped to ``[-1, 1]``."""
+def call_policy(policy: Any, asked: Sequence[tuple[Actor, Query]], pad_to: int = 1) -> list[np.ndarray]:
+    """One policy step for every ``(actor, query)``; updates each actor's ``state`` and returns
+    each one's command, clamped to ``[-1, 1]``.
+
+    The batch is padded to ``pad_to`` rows (copies of the first): a row's numbers then depend
+    only on its own inputs and the batch size, not on which or how many envs asked this step.
+    """
     import torch
 
     device = next(policy.parameters()).device
+    pad = max(0, int(pad_to) - len(asked))
     with torch.inference_mode():
-        frames = torch.as_tensor(np.stack([np.ascontiguousarray(q.frame) for _, q in asked]), device=device)
-        dts = torch.tensor([q.dt for _, q in asked], device=device)
-        states = [a.state for a, _ in asked]
-        state = None
-        if any(s is not None for s in states):
-            state = torch.cat([s if s is not None else policy.initial_state(1) for s in states])
-        out, new_state = policy.step(frames, state, dts)
-        commands = out.clamp(-1.0, 1.0).float().cpu().numpy()
+        frames = np.stack([np.ascontiguousarray(q.frame) for _, q in asked] + [asked[0][1].frame] * pad)
+        dts = torch.tensor([q.dt for _, q in asked] + [asked[0][1].dt] * pad, device=device)
+        states = [a.state if a.state is not None else policy.initial_state(1) for a, _ in asked]
+        state = torch.cat(states + states[:1] * pad)
+        out, new_state = policy.step(torch.as_tensor(frames, device=device), state, dts)
+        commands = out[:len(asked)].clamp(-1.0, 1.0).float().cpu().numpy()
     for i, (actor, _) in enumerate(asked):
         actor.state = new_state[i:i + 1]
     return [commands[i] for i in range(len(asked))]
@@ -87,7 +90,7 @@ def call_policy(policy: Any, asked: Sequence[tuple[Actor, Query]]) -> list[np.nd
 def lockstep(next_task: Callable[[int], Optional[Task]], slots: int, on_done: Callable[[Task], None]) -> None:
     """Fly episodes in ``slots`` envs stepped together until ``next_task(slot)`` has none left.
 
-    Each step, every policy is called once for all the slots it flies (batch up to ``slots``);
+    Each step, every policy is called once for all the slots it flies (batch ``slots``, padded);
     when a slot's episode ends, ``on_done(task)`` gets it (results in ``task.results``) and the
     slot takes ``next_task(slot)``. A slot's tasks should use that slot's env only.
     """
@@ -110,7 +113,7 @@ def lockstep(next_task: Callable[[int], Optional[Task]], slots: int, on_done: Ca
                 groups.setdefault(id(r.task.actor.policy), []).append((slot, r.task.actor, query))
         commands: dict[int, np.ndarray] = {}
         for group in groups.values():
-            out = call_policy(group[0][1].policy, [(actor, query) for _, actor, query in group])
+            out = call_policy(group[0][1].policy, [(actor, query) for _, actor, query in group], slots)
             commands.update({slot: c for (slot, _, _), c in zip(group, out)})
         for slot, r in active:
             if r.advance(commands.get(slot)):

@@ -17,8 +17,6 @@ from _tiny import CAMERA, SHORT_TASK, tiny_policy  # noqa: E402
 from navlnn.nn.checkpoint import save_checkpoint  # noqa: E402
 from navlnn.rollout.jobs import EnvFactory  # noqa: E402
 
-GOLDEN_CHECKPOINT = Path(__file__).with_name("ncp_cfc_tiny.pt")
-
 
 @pytest.fixture(scope="session")
 def env_factory() -> EnvFactory:

@@ -13,7 +13,6 @@ import pytest
 import yaml
 from _demos import quiet, tiny_spec
 from _tiny import CAMERA, SHORT_TASK
-from conftest import GOLDEN_CHECKPOINT
 
 from envs.config import CONF_DIR
 from envs.expert import Expert
@@ -25,6 +24,7 @@ from navlnn.rollout import ExpertActor, FlightRecorder, rollout
 from navlnn.rollout.jobs import EnvFactory, FlyOptions, fly
 
 GOLDEN = json.loads(Path(__file__).with_name("golden.json").read_text())
+GOLDEN_CHECKPOINT = Path(__file__).with_name("ncp_cfc_tiny.pt")
 REL = 1e-5  # policy commands may differ in the last float bits between CPUs
 
 
