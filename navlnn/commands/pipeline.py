@@ -10,6 +10,8 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from navlnn.training.recipe import dagger_rounds, stage_overrides
+
 STAGES = ("collect", "train", "eval", "video")
 TAIL_BYTES = 6000  # output of a failed stage repeated in the error
 
@@ -22,19 +24,38 @@ def _listing(values) -> str:
     return "[" + ",".join(str(v) for v in values) + "]"
 
 
+def final_checkpoint(cfg: DictConfig, run_dir: Path) -> Path:
+    """The checkpoint the eval and video stages fly: the train stage's best, or the last DAgger round's."""
+    rounds = dagger_rounds(_recipe(cfg))
+    train_dir = run_dir / "train"
+    return (train_dir / f"round{rounds}" if rounds > 0 else train_dir) / "checkpoints" / "best.pt"
+
+
+def _recipe(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg.recipe, resolve=True) if cfg.get("recipe") is not None else {}
+
+
 def stage_commands(cfg: DictConfig, run_dir: Path) -> dict[str, list[str]]:
-    """The navlnn command line of every stage (each writes into ``run_dir/<stage>``)."""
+    """The navlnn command line of every stage (each writes into ``run_dir/<stage>``).
+
+    The recipe's overrides come first, then the pipeline's own keys, then ``overrides.<stage>``
+    (the last value of a key wins in Hydra).
+    """
     data = run_dir / "collect" / "data"
-    checkpoint = run_dir / "train" / "checkpoints" / "best.pt"
+    checkpoint = final_checkpoint(cfg, run_dir)
     workers = [] if cfg.workers is None else [f"workers={cfg.workers}"]
     logger = f"logger.mode={cfg.logger_mode}"
     extra = OmegaConf.to_container(cfg.overrides, resolve=True)
     scene, task, model = cfg.scene.name, cfg.task.name, cfg.model.name
+    recipe = _recipe(cfg)
+    rounds = dagger_rounds(recipe)
+    learner = "dagger" if rounds > 0 else "train"
     return {
-        "collect": ["collect", f"scene={scene}", f"task={task}", f"episodes={cfg.episodes}",
-                    f"seed={cfg.seed}", f"data={data}", *workers, *extra["collect"]],
-        "train": ["train", f"data={data}", f"model={model}", f"seed={cfg.seed}", f"train.epochs={cfg.epochs}",
-                  f"train.stride={cfg.train_stride}", logger, *extra["train"]],
+        "collect": ["collect", f"scene={scene}", f"task={task}", *stage_overrides(recipe, "collect"),
+                    f"episodes={cfg.episodes}", f"seed={cfg.seed}", f"data={data}", *workers, *extra["collect"]],
+        "train": [learner, f"data={data}", f"model={model}", f"seed={cfg.seed}", *stage_overrides(recipe, learner),
+                  f"train.epochs={cfg.epochs}", f"train.stride={cfg.train_stride}", logger,
+                  *(workers if rounds > 0 else []), *extra["train"]],
         "eval": ["eval", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.eval.scenes)}", f"tasks=[{task}]",
                  f"episodes={cfg.eval.episodes}", f"seed={cfg.seed}", logger, *workers, *extra["eval"]],
         "video": ["video", f"checkpoint={checkpoint}", f"scenes={_listing(cfg.video.scenes)}", f"tasks=[{task}]",
@@ -78,4 +99,4 @@ def run(cfg: DictConfig) -> list[Path]:
           f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})")
     if table.exists():
         print("\n" + table.read_text())
-    return [table, chart, *videos, run_dir / "train" / "checkpoints" / "best.pt"]
+    return [table, chart, *videos, final_checkpoint(cfg, run_dir)]

@@ -79,6 +79,7 @@ def run(cfg: DictConfig) -> list[Path]:
         return []
     summary = run_dir / "train_summary.json"
     summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), "parameters": counts,
-                                   "best_val_loss": result.best_val_loss, "history": result.history}, indent=2))
+                                   "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early,
+                                   "history": result.history}, indent=2))
     print(f"best validation loss {result.best_val_loss:.4f}")
     return [result.best, result.last, summary]

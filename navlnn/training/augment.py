@@ -1,28 +1,153 @@
-"""Per-sequence image augmentation for behaviour cloning (as in the MIT drone work).
+"""Per-sequence image augmentation for behaviour cloning (as in the MIT drone work, and wider).
 
-Brightness, contrast and saturation jitter and Gaussian pixel noise, drawn once per sequence so that
-a window stays temporally consistent (the controller sees a plausible camera, not flicker).
-Works on the env's ``uint8 (B, T, H, W, 3)`` frames and returns the same dtype and shape.
+Every random choice that changes how a scene looks (colour, light, blur, framing, occluders) is
+drawn once per sequence, so that a window stays temporally consistent: the controller sees a
+plausible camera, not flicker. Only the pixel noise is new in every frame (as a sensor's is), and
+random erasing can be asked per frame (``erase_per="frame"``) to teach the memory to bridge short
+occlusions.
+
+Works on the env's ``uint8 (B, T, H, W, 3)`` frames and returns the same dtype and shape. Every
+lever is off at its neutral value (0), and a lever that is off draws no random numbers, so the
+augmentation of a config that does not use it is exactly what it was before the lever existed.
+
+Order: geometry (shift, zoom, roll) on the clean frame, then colour (hue rotation, per-channel
+gains, gamma, saturation, contrast, brightness), blur, erasing, and pixel noise last.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 _LUMA = (0.299, 0.587, 0.114)
+ERASE_MODES = ("sequence", "frame")
+PADDING_MODES = ("border", "reflection", "zeros")
+
+
+def rotate_hue(x: Tensor, degrees: Tensor) -> Tensor:
+    """Rotate the colours of float RGB ``x`` (B, ..., 3) about the grey axis by ``degrees`` (B,).
+
+    A rotation about (1, 1, 1): greys stay grey, brightness (the mean of R, G, B) is kept, and 360
+    degrees is the identity. One angle per leading index (a sequence).
+    """
+    theta = torch.deg2rad(degrees.double())
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    k = torch.full((3,), 1.0 / math.sqrt(3.0), dtype=torch.float64)
+    outer = torch.outer(k, k)
+    cross = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]], dtype=torch.float64)
+    eye = torch.eye(3, dtype=torch.float64)
+    rot = (cos[:, None, None] * eye + sin[:, None, None] * cross
+           + (1.0 - cos)[:, None, None] * outer).to(x.dtype)  # (B, 3, 3)
+    shape = x.shape
+    flat = x.reshape(shape[0], -1, 3)
+    return torch.bmm(flat, rot.transpose(1, 2)).reshape(shape)
+
+
+def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
+    """Blur float ``x`` (B, T, H, W, 3) with a Gaussian of ``sigma`` pixels (B,), one per sequence.
+
+    Separable kernel, edges replicated; a sigma of 0 leaves that sequence unchanged.
+    """
+    out = x.clone()
+    for b in range(x.shape[0]):
+        s = float(sigma[b])
+        if s <= 0:
+            continue
+        radius = max(1, math.ceil(3.0 * s))
+        taps = torch.arange(-radius, radius + 1, dtype=x.dtype)
+        kernel = torch.exp(-0.5 * (taps / s) ** 2)
+        kernel = kernel / kernel.sum()
+        seq = x[b].permute(0, 3, 1, 2).reshape(-1, 1, x.shape[2], x.shape[3])  # (T*3, 1, H, W)
+        seq = F.conv2d(F.pad(seq, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1))
+        seq = F.conv2d(F.pad(seq, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1))
+        out[b] = seq.reshape(x.shape[1], 3, x.shape[2], x.shape[3]).permute(0, 2, 3, 1)
+    return out
+
+
+def affine_warp(x: Tensor, shift_xy: Tensor, zoom: Tensor, roll_deg: Tensor, padding: str = "border") -> Tensor:
+    """Shift, zoom in and roll float ``x`` (B, T, H, W, 3), one transform per sequence; same size out.
+
+    ``shift_xy`` (B, 2) in fractions of the width and height (positive: the content moves right and
+    down), ``zoom`` (B,) >= 1 (a centred crop of ``1/zoom`` of the frame, scaled back up),
+    ``roll_deg`` (B,) a rotation about the image centre (as a rolled camera sees it). Bilinear;
+    outside the frame filled by ``padding`` (``border``, ``reflection`` or ``zeros``).
+    """
+    batch, steps, height, width, _ = x.shape
+    theta = torch.deg2rad(roll_deg.double())
+    aspect = width / height
+    cos, sin = torch.cos(theta) / zoom.double(), torch.sin(theta) / zoom.double()
+    # output -> input sampling map in normalised coordinates, rotation in pixel-isotropic units
+    mat = torch.zeros(batch, 2, 3, dtype=torch.float64)
+    mat[:, 0, 0], mat[:, 0, 1] = cos, -sin / aspect
+    mat[:, 1, 0], mat[:, 1, 1] = sin * aspect, cos
+    mat[:, 0, 2], mat[:, 1, 2] = -2.0 * shift_xy[:, 0].double(), -2.0 * shift_xy[:, 1].double()
+    mat = mat.to(x.dtype).repeat_interleave(steps, dim=0)
+    frames = x.reshape(batch * steps, height, width, 3).permute(0, 3, 1, 2)
+    grid = F.affine_grid(mat, list(frames.shape), align_corners=False)
+    warped = F.grid_sample(frames, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+    return warped.permute(0, 2, 3, 1).reshape(x.shape)
 
 
 @dataclass
 class ImageAugment:
-    """Jitter ranges: a factor is drawn uniformly in ``[1 - x, 1 + x]``; ``noise_std`` in pixel units."""
+    """Augmentation ranges (``conf/train/*.yaml``, ``train.augment``); 0 turns a lever off.
+
+    Colour and light, drawn once per sequence:
+      ``brightness``, ``contrast``, ``saturation``: a factor uniform in ``[1 - x, 1 + x]``;
+      ``hue_deg``: a hue rotation uniform in ``[-x, +x]`` degrees (180: any hue);
+      ``channel_gain``: a gain per colour channel uniform in ``[1 - x, 1 + x]``;
+      ``gamma``: ``out = 255 (in / 255)^g`` with ``log g`` uniform in ``[-log(1 + x), log(1 + x)]``;
+      ``blur_sigma``: a Gaussian blur of sigma uniform in ``[0, x]`` pixels.
+    Geometry, drawn once per sequence (the label is kept, so keep these small):
+      ``shift``: a translation uniform in ``[-x, +x]`` of the width and of the height;
+      ``zoom``: a centred crop of ``1/z`` of the frame, scaled back, ``z`` uniform in ``[1, 1 + x]``;
+      ``roll_deg``: a rotation about the image centre uniform in ``[-x, +x]`` degrees;
+      ``padding``: what fills the uncovered border (``border``, ``reflection``, ``zeros``).
+    Occlusion: ``erase_prob`` the chance of one rectangle of random flat colour, ``erase_area``
+    (fraction of the frame, range) and ``erase_aspect`` (width/height, range, drawn log-uniform);
+    ``erase_per``: ``sequence`` (the same rectangle in every frame of a window, a smudge on the
+    lens) or ``frame`` (a new draw each frame).
+    Sensor: ``noise_std``: Gaussian pixel noise in grey levels, new in every frame.
+    """
 
     brightness: float = 0.3
     contrast: float = 0.3
     saturation: float = 0.3
     noise_std: float = 4.0
+    hue_deg: float = 0.0
+    channel_gain: float = 0.0
+    gamma: float = 0.0
+    blur_sigma: float = 0.0
+    shift: float = 0.0
+    zoom: float = 0.0
+    roll_deg: float = 0.0
+    padding: str = "border"
+    erase_prob: float = 0.0
+    erase_area: tuple[float, float] = (0.02, 0.1)
+    erase_aspect: tuple[float, float] = (0.3, 3.3)
+    erase_per: str = "sequence"
+
+    def __post_init__(self) -> None:
+        for name in ("brightness", "contrast", "saturation", "noise_std", "hue_deg", "channel_gain", "gamma",
+                     "blur_sigma", "shift", "zoom", "roll_deg", "erase_prob"):
+            if float(getattr(self, name)) < 0:
+                raise ValueError(f"train.augment.{name}: must be >= 0 (0 turns it off), got {getattr(self, name)}")
+        for name, limit in (("channel_gain", 1.0), ("erase_prob", 1.0), ("shift", 0.49)):
+            if float(getattr(self, name)) > limit:
+                raise ValueError(f"train.augment.{name}: must be <= {limit}, got {getattr(self, name)}")
+        if self.erase_per not in ERASE_MODES:
+            raise ValueError(f"train.augment.erase_per: unknown '{self.erase_per}'; valid: {', '.join(ERASE_MODES)}")
+        if self.padding not in PADDING_MODES:
+            raise ValueError(f"train.augment.padding: unknown '{self.padding}'; valid: {', '.join(PADDING_MODES)}")
+        self.erase_area = (float(self.erase_area[0]), float(self.erase_area[1]))
+        self.erase_aspect = (float(self.erase_aspect[0]), float(self.erase_aspect[1]))
+        if not (0 < self.erase_area[0] <= self.erase_area[1] <= 1) or not (0 < self.erase_aspect[0] <= self.erase_aspect[1]):
+            raise ValueError(f"train.augment.erase_area: must be 0 < low <= high <= 1 and erase_aspect 0 < low <= high, "
+                             f"got {list(self.erase_area)}, {list(self.erase_aspect)}")
 
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         if images.dtype != torch.uint8 or images.dim() != 5 or images.shape[-1] != 3:
@@ -30,10 +155,24 @@ class ImageAugment:
         batch = images.shape[0]
         x = images.float()
 
-        def factor(spread: float) -> Tensor:
-            u = torch.rand(batch, 1, 1, 1, 1, generator=generator)
-            return 1.0 + spread * (2.0 * u - 1.0)
+        def uniform(*shape: int) -> Tensor:
+            return torch.rand(*shape, generator=generator)
 
+        def factor(spread: float) -> Tensor:
+            return 1.0 + spread * (2.0 * uniform(batch, 1, 1, 1, 1) - 1.0)
+
+        if self.shift > 0 or self.zoom > 0 or self.roll_deg > 0:
+            shift = self.shift * (2.0 * uniform(batch, 2) - 1.0)
+            zoom = 1.0 + self.zoom * uniform(batch)
+            roll = self.roll_deg * (2.0 * uniform(batch) - 1.0)
+            x = affine_warp(x, shift, zoom, roll, self.padding)
+        if self.hue_deg > 0:
+            x = rotate_hue(x, self.hue_deg * (2.0 * uniform(batch) - 1.0))
+        if self.channel_gain > 0:
+            x = x * (1.0 + self.channel_gain * (2.0 * uniform(batch, 1, 1, 1, 3) - 1.0))
+        if self.gamma > 0:
+            log_g = math.log1p(self.gamma) * (2.0 * uniform(batch, 1, 1, 1, 1) - 1.0)
+            x = 255.0 * (x.clamp(0, 255) / 255.0).pow(torch.exp(log_g))
         luma = torch.tensor(_LUMA)
         if self.saturation > 0:
             grey = (x * luma).sum(-1, keepdim=True)
@@ -43,6 +182,36 @@ class ImageAugment:
             x = mean + factor(self.contrast) * (x - mean)
         if self.brightness > 0:
             x = x * factor(self.brightness)
+        if self.blur_sigma > 0:
+            x = gaussian_blur(x, self.blur_sigma * uniform(batch))
+        if self.erase_prob > 0:
+            x = self._erase(x, uniform)
         if self.noise_std > 0:
             x = x + self.noise_std * torch.randn(x.shape, generator=generator)
         return x.round_().clamp_(0, 255).to(torch.uint8)
+
+    def _erase(self, x: Tensor, uniform) -> Tensor:
+        """One rectangle of a random flat colour, with probability ``erase_prob``, per sequence or per frame."""
+        batch, steps, height, width, _ = x.shape
+        draws = batch if self.erase_per == "sequence" else batch * steps
+        on = uniform(draws) < self.erase_prob
+        area = (self.erase_area[0] + (self.erase_area[1] - self.erase_area[0]) * uniform(draws)) * height * width
+        lo, hi = math.log(self.erase_aspect[0]), math.log(self.erase_aspect[1])
+        aspect = torch.exp(lo + (hi - lo) * uniform(draws))
+        h = (area / aspect).sqrt().round().clamp(1, height).long()
+        w = (area * aspect).sqrt().round().clamp(1, width).long()
+        top = (uniform(draws) * (height - h + 1)).floor().long()
+        left = (uniform(draws) * (width - w + 1)).floor().long()
+        colour = 255.0 * uniform(draws, 3)
+        rows = torch.arange(height)
+        cols = torch.arange(width)
+        mask = ((rows[None, :, None] >= top[:, None, None]) & (rows[None, :, None] < (top + h)[:, None, None])
+                & (cols[None, None, :] >= left[:, None, None]) & (cols[None, None, :] < (left + w)[:, None, None])
+                & on[:, None, None])  # (draws, H, W)
+        if self.erase_per == "sequence":
+            mask = mask[:, None].expand(batch, steps, height, width)
+            colour = colour[:, None].expand(batch, steps, 3)
+        else:
+            mask = mask.view(batch, steps, height, width)
+            colour = colour.view(batch, steps, 3)
+        return torch.where(mask[..., None], colour[:, :, None, None, :], x)

@@ -55,6 +55,39 @@ class TrainConfig:
     min_action_std: float = 0.05
     augment: dict = field(default_factory=lambda: {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3,
                                                    "noise_std": 4.0})
+    patience: Optional[int] = None    # early stopping: stop after this many epochs without improvement; None: off
+    min_delta: float = 0.0            # an improvement must lower the best validation loss by more than this
+    trunk_weight_decay: Optional[float] = None   # AdamW decay of the perception trunk alone; None: weight_decay
+
+
+def epochs_without_improvement(history: Sequence[Mapping[str, float]], min_delta: float = 0.0) -> int:
+    """Epochs since the validation loss last improved by more than ``min_delta`` (0 if the last one did).
+
+    A function of the recorded history only, so a resumed run stops at the same epoch as an
+    uninterrupted one.
+    """
+    best, since = math.inf, 0
+    for record in history:
+        if record["val_loss"] < best - min_delta:
+            best, since = record["val_loss"], 0
+        else:
+            since += 1
+    return since
+
+
+def should_stop(history: Sequence[Mapping[str, float]], cfg: "TrainConfig") -> bool:
+    """Whether early stopping ends training after ``history`` (never when ``cfg.patience`` is None)."""
+    return cfg.patience is not None and bool(history) and \
+        epochs_without_improvement(history, cfg.min_delta) >= int(cfg.patience)
+
+
+def _param_groups(policy: Policy, cfg: "TrainConfig") -> list[dict] | Any:
+    """The optimiser's parameters: one group (as always) unless the trunk has its own weight decay."""
+    if cfg.trunk_weight_decay is None:
+        return policy.parameters()
+    trunk = {id(p) for p in policy.trunk.parameters()}
+    return [{"params": [p for p in policy.parameters() if id(p) in trunk], "weight_decay": float(cfg.trunk_weight_decay)},
+            {"params": [p for p in policy.parameters() if id(p) not in trunk], "weight_decay": cfg.weight_decay}]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -161,6 +194,7 @@ class FitResult:
     best: Path
     best_val_loss: float
     history: list[dict[str, float]]
+    stopped_early: bool = False
 
 
 def fit(
@@ -189,7 +223,9 @@ def fit(
     loss_fn = _standardized(_loss_fn(cfg), policy)
     augment = ImageAugment(**cfg.augment)
     model: nn.Module = DistributedDataParallel(policy) if world > 1 else policy
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.patience is not None and int(cfg.patience) < 1:
+        raise ValueError(f"train.patience: must be >= 1 epoch or null (off), got {cfg.patience}")
+    optimizer = torch.optim.AdamW(_param_groups(policy, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = len(_batches(len(train_data), cfg.batch_size, cfg.seed, 0, rank, world))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch))
     start_epoch, best_val, history = 0, math.inf, []
@@ -218,6 +254,8 @@ def fit(
     policy.train()
     end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
     for epoch in range(start_epoch, end_epoch):
+        if should_stop(history, cfg):
+            break
         batches = _batches(len(train_data), cfg.batch_size, cfg.seed, epoch, rank, world)
         bar = _progress(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress and rank == 0)
         epoch_loss, frames, started = 0.0, 0, time.perf_counter()
@@ -274,7 +312,11 @@ def fit(
             save_checkpoint(last_path, policy, state)
         if world > 1:
             dist.barrier()  # every rank resumes from the same files
-    return FitResult(last_path, best_path, best_val, history)
+    stopped = should_stop(history, cfg) and len(history) < cfg.epochs
+    if stopped and rank == 0:
+        print(f"early stopping after epoch {len(history)}: no improvement of the validation loss by more than "
+              f"{cfg.min_delta} in {cfg.patience} epochs (best {best_val:.4f})")
+    return FitResult(last_path, best_path, best_val, history, stopped)
 
 
 def _progress(total: int, desc: str, enabled: bool):
