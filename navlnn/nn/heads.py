@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from navlnn.nn.cfc import CfC
 from navlnn.nn.ltc import LTC
-from navlnn.nn.wirings import NCP, Wiring, wiring_from_dict
+from navlnn.nn.wirings import NCP, FullyConnected, Wiring, wiring_from_dict
 
 
 class Head(nn.Module):
@@ -40,9 +40,11 @@ class LiquidHead(Head):
         kind: ``"cfc"`` or ``"ltc"``.
         feature_dim: input features per frame.
         action_dim: number of actions.
-        wiring: an NCP-style wiring (or its ``to_dict()``); None builds a dense CfC of ``units``
-            with a linear readout (dense LTC is not offered: use a wiring).
-        units: neurons of a dense CfC.
+        wiring: an NCP-style wiring (or its ``to_dict()``); None builds a dense head of ``units``
+            neurons: a CfC with a linear readout, or an LTC on a fully connected wiring
+            (``FullyConnected(units, output_dim=action_dim)``: every neuron and input reaches every
+            neuron, the first ``action_dim`` neurons are the motor neurons, read out affinely).
+        units: neurons of a dense head.
         time_scale: multiplies dt (seconds) into the neurons' time unit; 1.0 per frame at the
             policy rate keeps the dynamics of a model trained without timespans.
         **cell_kwargs: passed to :class:`CfC` or :class:`LTC` (``mode``, ``mixed_memory``, ``ode_unfolds``...).
@@ -77,7 +79,10 @@ class LiquidHead(Head):
                 self.cell = CfC(feature_dim, wiring, **cell_kwargs)
         else:
             if wiring is None:
-                raise ValueError("an LTC head needs a wiring (e.g. an NCP); use kind='cfc' for a dense head")
+                if units < action_dim:
+                    raise ValueError(f"units: a dense LTC head needs at least {action_dim} neurons (one per action), "
+                                     f"got {units}")
+                wiring = FullyConnected(units, output_dim=action_dim)
             self.cell = LTC(feature_dim, wiring, **cell_kwargs)
         self.state_size = self.cell.state_size
 

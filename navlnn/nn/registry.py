@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from navlnn.nn.baselines import CTRNNHead, GRUODEHead, TCNHead
 from navlnn.nn.heads import FeedForwardHead, Head, LiquidHead, RecurrentHead
 
 TARGET_KEY = "_target_"
@@ -66,6 +67,9 @@ def register_head(name: str, cls: type[Head], keys: Iterable[str]) -> HeadEntry:
 register_head("liquid", LiquidHead, {"kind", "wiring", "units", "time_scale", *_CFC_KEYS, *_LTC_KEYS})
 register_head("recurrent", RecurrentHead, {"kind", "hidden_size"})
 register_head("feedforward", FeedForwardHead, {"hidden_size"})
+register_head("gru_ode", GRUODEHead, {"hidden_size", "time_scale", "ode_unfolds"})
+register_head("ctrnn", CTRNNHead, {"hidden_size", "time_scale", "ode_unfolds"})
+register_head("tcn", TCNHead, {"channels", "kernel_size", "dilations"})
 
 
 def head_entry(target: Any, where: str = "model.head") -> HeadEntry:

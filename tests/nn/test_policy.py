@@ -13,7 +13,7 @@ from navlnn.nn.heads import LiquidHead
 from navlnn.nn.policy import build_policy
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
-MODELS = ["ncp_cfc", "ncp_ltc", "cfc", "lstm", "gru", "cnn"]
+MODELS = ["ncp_cfc", "ncp_ltc", "cfc", "lstm", "gru", "cnn", "ltc", "cfc_mixed", "gru_ode", "ctrnn", "tcn"]
 HW = (36, 64)  # a small camera keeps the tests fast
 
 
