@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dagger": ("navlnn.commands.dagger", "DAgger rounds: fly the policy, label with the expert, retrain"),
     "export": ("navlnn.commands.export", "a trained policy's closed-loop step to ONNX, checked and timed"),
     "eval": ("navlnn.commands.eval", "closed-loop evaluation: checkpoint(s) x scenes x tasks x seeds -> tables, charts"),
+    "eval-merge": ("navlnn.commands.eval_merge", "pool the shard folders of `navlnn eval ... shard=i/n` into one report"),
     "video": ("navlnn.commands.video", "MP4 of closed-loop episodes: onboard view with saliency, chase view, map, traces"),
 }
 

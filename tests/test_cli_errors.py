@@ -72,6 +72,8 @@ CASES = [
     ("scenes", ["scenes=[desert]"], "unknown scene 'desert'"),
     ("wiring", ["wiring.inter=0"], "inter must be an integer >= 1, got 0"),
     ("pipeline", ["scene=desert"], "Could not find 'scene/desert'"),
+    ("eval-merge", ["shards={missing}"], "shards: no folder"),
+    ("eval-merge", ["shards={empty}"], "no eval.json in the folders given"),
 ]
 
 
@@ -83,7 +85,7 @@ def _navlnn(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProce
 @pytest.mark.parametrize("command,overrides,message", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_bad_input_ends_with_one_line(files, tmp_path, command, overrides, message):
     args = [command, *(o.format(**files) for o in overrides), f"hydra.run.dir={tmp_path / 'run'}", "progress=false"]
-    if command in ("wiring", "scenes", "export", "show-data", "pipeline", "video"):
+    if command in ("wiring", "scenes", "export", "show-data", "pipeline", "video", "eval-merge"):
         args.remove("progress=false")  # these configs have no progress key
     result = _navlnn(args, tmp_path)
     lines = [line for line in result.stderr.splitlines() if line.strip()]

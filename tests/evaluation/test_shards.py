@@ -12,8 +12,7 @@ import yaml
 from _tiny import SHORT_TASK
 
 from envs.config import CONF_DIR
-from navlnn.evaluation.evaluate import BadInput, evaluate, parse_shard, plan, plan_jobs, shard_jobs, write_report
-from navlnn.evaluation.shards import merge
+from navlnn.evaluation.evaluate import BadInput, evaluate, parse_shard, plan, plan_jobs, shard_jobs
 
 
 def _plan(checkpoint):
@@ -66,7 +65,7 @@ def test_shards_through_the_submitit_local_launcher_merge_to_one_run(tmp_path, c
     assert shards.returncode == 0, shards.stderr[-2000:]
     folders = sorted(p.parent for p in sweep.glob("*/eval.json"))
     assert len(folders) == 2 and all(".submitit" not in str(f) for f in folders)
-    result, settings = merge([sweep], log=lambda *_: None)
-    write_report(result, tmp_path / "merged", float(settings["eval"]["level"]), 2, settings=settings)
+    merged = _navlnn("eval-merge", f"shards={sweep}", f"hydra.run.dir={tmp_path / 'merged'}", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr[-2000:]
     for name in ("episodes.csv", "summary.json", "summary.csv", "summary.md"):
         assert (tmp_path / "merged" / name).read_text() == (tmp_path / "one" / name).read_text(), name
