@@ -265,3 +265,33 @@ def test_every_new_head_trains_through_fit(name, tmp_path):
     moved = [k for k, v in policy.head.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
     assert moved  # the head's weights were updated
     assert type(load_policy(result.best, image_hw=SMALL_HW).head) is type(policy.head)
+
+
+def _navlnn(*args: str, cwd: Path):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "navlnn.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=900)
+
+
+@pytest.mark.e2e
+def test_the_five_heads_train_and_export_through_the_cli(tmp_path):
+    data = tmp_path / "data"
+    collect = _navlnn("collect", "episodes=3", "workers=1", "progress=false", f"data={data}",
+                      "drone.camera.width=64", "drone.camera.height=36", f"hydra.run.dir={tmp_path / 'collect'}",
+                      cwd=tmp_path)
+    assert collect.returncode == 0, collect.stderr[-3000:]
+    sweep = tmp_path / "sweep"
+    train = _navlnn("train", "-m", f"data={data}", f"model={','.join(HEADS)}", "seed=0", "train.epochs=1",
+                    "model.trunk.channels=[8,8,8,8,8]", "train.seq_len=8", "train.stride=4", "train.batch_size=4",
+                    "train.warmup_steps=2", "logger.mode=disabled", "progress=false", f"hydra.sweep.dir={sweep}",
+                    cwd=tmp_path)
+    assert train.returncode == 0, train.stderr[-3000:]
+    for name in HEADS:
+        best = sweep / f"{name}-seed0" / "checkpoints" / "best.pt"
+        assert torch.load(best, weights_only=True)["model"]["name"] == name
+        out = tmp_path / "export" / name
+        export = _navlnn("export", f"checkpoint={best}", "latency_steps=5", f"hydra.run.dir={out}", cwd=tmp_path)
+        assert export.returncode == 0, f"{name}: {export.stderr[-3000:]}"
+        assert (out / "policy.onnx").stat().st_size > 10_000
+        assert "onnxruntime matches torch" in export.stdout and f"{name}: trunk" in export.stdout
