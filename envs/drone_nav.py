@@ -49,6 +49,8 @@ class DroneNavEnv(gym.Env):
     (16:9, vertical field of view 50 degrees, forward-looking), rendered at the policy rate.
     With ``observation="image+state"`` a ``Dict`` with ``image`` and ``state`` (float32:
     body velocity, roll, pitch, yaw, body rates, height); policies need only the image.
+    ``env.unwrapped.target_mask()`` gives the pixels of the current frame where the target is
+    seen (for attention metrics; privileged, like ``info``).
 
     ## Rewards
     Progress toward the approach point (metres gained times ``reward.progress``), a
@@ -145,6 +147,10 @@ class DroneNavEnv(gym.Env):
         self.controller = VelocityController(self.airframe, self.control)
         self.wind = Wind(self.drone_cfg["wind"], np.random.default_rng(0))
         self.episode: Episode | None = None
+        # True: each onboard render also keeps the target's pixel mask (same render, same image;
+        # see target_mask). Off by default; metrics that need the mask switch it on.
+        self.track_target_mask = False
+        self._target_mask: np.ndarray | None = None  # of the current onboard frame, None until known
 
     # ------------------------------------------------------------------ gymnasium API
 
@@ -280,6 +286,25 @@ class DroneNavEnv(gym.Env):
             self._builder.close()
         super().close()
 
+    def target_mask(self) -> np.ndarray:
+        """The pixels of the current onboard frame where the target is seen (bool, H x W).
+
+        From the renderer's segmentation (the target's body, occlusions included; fog and haze
+        ignored); all False when the target is out of view or hidden. Kept from the frame's own
+        render when ``track_target_mask`` is on, else rendered once more from the same pose.
+        The onboard images are the same either way.
+        """
+        if self.quad is None:
+            raise RuntimeError("call reset() before target_mask()")
+        if self._target_mask is None:
+            state = self.quad.state()
+            eye, forward, up = onboard_pose(self.camera.params, state.pos_world, state.rot)
+            prm = self.camera.params
+            self.scene.cull(eye, forward, prm.half_fov_diag, prm.far)
+            seg = self.camera.render_segmented(self.render_client, eye, forward, up, self.light)[2]
+            self._target_mask = seg == self.scene.extra_bodies["target"]
+        return self._target_mask.copy()
+
     # ------------------------------------------------------------------ helpers
 
     def _current_target(self) -> TargetPose:
@@ -298,17 +323,23 @@ class DroneNavEnv(gym.Env):
         app = self._current_target().approach_point(self.task.approach_distance)
         return float(np.linalg.norm(np.asarray(pos) - app))
 
-    def _render(self, camera: Camera, eye, forward, up, rng) -> np.ndarray:
+    def _render(self, camera: Camera, eye, forward, up, rng, keep_mask: bool = False) -> np.ndarray:
         prm = camera.params
         self.scene.cull(eye, forward, prm.half_fov_diag, prm.far)
-        rgb, depth = camera.render(self.render_client, eye, forward, up, self.light)
+        if keep_mask:
+            rgb, depth, seg = camera.render_segmented(self.render_client, eye, forward, up, self.light)
+            self._target_mask = seg == self.scene.extra_bodies["target"]
+        else:
+            rgb, depth = camera.render(self.render_client, eye, forward, up, self.light)
         self.scene.ground.set_pixel_angle(camera.pixel_angle)
         return self.effects.apply(rgb, depth, camera, eye, forward, up, self.light, self.scene.ground, rng)
 
     def _observation(self, state=None):
         state = self.quad.state() if state is None else state
         eye, forward, up = onboard_pose(self.camera.params, state.pos_world, state.rot)
-        image = self._render(self.camera, eye, forward, up, self.np_random if self.effects.random else None)
+        self._target_mask = None
+        image = self._render(self.camera, eye, forward, up, self.np_random if self.effects.random else None,
+                             keep_mask=self.track_target_mask)
         if self.observation_kind == "image":
             return image
         vec = np.concatenate([state.vel_body, state.rpy, state.ang_vel_body, [state.pos_world[2]]]).astype(np.float32)
