@@ -24,7 +24,7 @@ from navlnn.runtime import configure_allocator
 from navlnn.training.augment import ImageAugment
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-MODELS = ["ncp_cfc", "ncp_ltc", "cfc", "lstm", "gru", "cnn"]
+MODELS = ["ncp_cfc", "ncp_ltc", "cfc", "lstm", "gru", "cnn", "ltc", "cfc_mixed", "gru_ode", "ctrnn", "tcn"]
 
 
 def main() -> None:
