@@ -1,0 +1,155 @@
+"""Tables and charts of the robust-recipe ablation from its run folder.
+
+    python experiments/ood_recipe/summarize.py outputs/ood_recipe experiments/ood_recipe/results --arms baseline,robust
+
+Reads ``<run>/ood/<arm>/episodes.csv`` (the test flights of each arm's validated checkpoints),
+``<run>/validation/<arm>/episodes.csv``, ``<results>/choice.json`` and
+``<run>/ood/choice_used.json``, and writes into the results folder:
+
+- ``table.md``: the protocol (validation and test seeds, when the choice was written and when the
+  test began), per head the success of every arm in every condition with 95% Wilson intervals,
+  every arm minus baseline paired by layout (bootstrap over layouts), and the summer validation;
+- ``summary.csv`` (head x arm x condition), ``differences.csv``, ``validation.csv``;
+- ``success-<head>.png`` (bars with intervals, arms side by side per condition) and
+  ``grid-<head>.png`` (arm x condition).
+
+Reuses the out-of-distribution study's helpers (``experiments/ood_seasons/summarize.py``) with
+the arm in the place of the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from navlnn.evaluation.evaluate import write_csv
+
+HERE = Path(__file__).resolve().parent
+REFERENCE_ARM = "baseline"
+
+
+def _module(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+study = _module("ood_seasons_summarize", HERE.parent / "ood_seasons" / "summarize.py")
+protocol = _module("ood_recipe_protocol", HERE / "protocol.py")
+
+
+def labelled(rows: list[dict]) -> list[dict]:
+    """Episode rows with ``arm`` and ``head`` from the checkpoint path, and ``model`` set to the arm."""
+    out = []
+    for r in rows:
+        arm, head, _ = protocol.run_of(r["checkpoint"])
+        out.append({**r, "arm": arm, "head": head, "model": arm})
+    return out
+
+
+def ordered(values, preferred: list[str]) -> list[str]:
+    """The distinct values, those in ``preferred`` first in its order."""
+    seen = list(dict.fromkeys(values))
+    return [v for v in preferred if v in seen] + [v for v in seen if v not in preferred]
+
+
+def protocol_lines(choice: dict | None, used: dict | None) -> tuple[list[str], bool]:
+    """Markdown lines on the choice and its timing, and whether the order held (choice before test)."""
+    if choice is None:
+        return ["**No choice.json: these results were not chosen before the test.**", ""], False
+    lines = [f"- Validation: summer, `navlnn eval seed={choice['validation']['seed']}`, "
+             f"{choice['validation']['episodes']} episodes per checkpoint; test: `seed={choice['test']['seed']}`. "
+             f"No validation layout is a test layout or a training layout "
+             f"({choice.get('training_episodes_checked', 0)} training episodes checked).",
+             f"- Choice written {choice['written_at']}: " + "; ".join(
+                 f"{h}: **{c['arm']}** ({c['checkpoint']}, summer validation {100 * c['success_rate']:.0f}% of "
+                 f"{c['episodes']})" for h, c in choice["per_head"].items())]
+    ok = used is not None and used["choice"].get("written_at") == choice["written_at"] and \
+        choice["written_at"] <= used["started_at"]
+    lines.append(f"- Out-of-distribution evaluation began {used['started_at'] if used else '(not run)'}: "
+                 + ("after the choice, under the same choice." if ok else "**NOT after this choice.**"))
+    return lines + [""], ok
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="the ablation's run folder (OUT of run.sh)")
+    parser.add_argument("results", type=Path, help="where the tables and charts go (holds choice.json)")
+    parser.add_argument("--arms", default="", help="comma-separated arms in table order")
+    args = parser.parse_args(argv)
+    preferred = [a for a in args.arms.split(",") if a]
+    files = sorted((args.run / "ood").glob("*/episodes.csv"))
+    if not files:
+        raise SystemExit(f"no out-of-distribution evaluation under {args.run / 'ood'}: run the ood stage of "
+                         "experiments/ood_recipe/run.sh first")
+    rows = labelled(protocol.read_rows(files))
+    choice_path = args.results / "choice.json"
+    choice = json.loads(choice_path.read_text()) if choice_path.is_file() else None
+    used_path = args.run / "ood" / "choice_used.json"
+    used = json.loads(used_path.read_text()) if used_path.is_file() else None
+    arms = ordered((r["arm"] for r in rows), preferred)
+    heads = list(dict.fromkeys(r["head"] for r in rows))
+    scenes = list(dict.fromkeys(r["scene"] for r in rows))
+    args.results.mkdir(parents=True, exist_ok=True)
+
+    text = ["# Robust summer-only recipe: ablation", "",
+            "Every arm is trained on summer images only; success on `fly_to_target` (%), 95 % Wilson interval, "
+            "training seeds pooled (each seed's rate below).", ""]
+    lines, in_order = protocol_lines(choice, used)
+    text += lines
+    summary, differences = [], []
+    for head in heads:
+        mine = [r for r in rows if r["head"] == head]
+        cells = study.pooled(mine, arms, scenes)
+        chosen = choice["per_head"].get(head, {}).get("arm") if choice else None
+        summary += [{"head": head, "arm": c["model"], **{k: v for k, v in c.items() if k != "model"},
+                     "chosen": c["model"] == chosen} for c in cells]
+        reference = REFERENCE_ARM if REFERENCE_ARM in arms else arms[0]
+        # the study's helper gives reference minus arm; the ablation reads arm minus reference
+        diffs = [{**d, "difference": -d["difference"], "ci_low": -d["ci_high"], "ci_high": -d["ci_low"]}
+                 for d in study.paired_differences(mine, reference, arms, scenes)]
+        differences += [{"head": head, "arm": d["model"], **{k: v for k, v in d.items() if k != "model"}}
+                        for d in diffs]
+        label = [f"{a} (chosen)" if a == chosen else a for a in arms]
+        table = study.success_table(cells, arms, scenes)
+        for a, shown in zip(arms, label):
+            table = table.replace(f"| {a} |", f"| {shown} |", 1)
+        text += [f"## {head}", "", table,
+                 f"{head}: each arm minus `{reference}` (percentage points), paired by layout, 95 % bootstrap "
+                 f"interval over layouts:", "", study.difference_table(diffs, arms, scenes)]
+        episodes = sorted({c["episodes"] for c in cells})
+        study.bar_chart(args.results / f"success-{head}.png", cells, arms, scenes,
+                        episodes[0] if len(episodes) == 1 else episodes,
+                        title=f"{head}, trained in summer: success by condition and recipe arm")
+        study.grid_chart(args.results / f"grid-{head}.png", cells, arms, scenes)
+    validation_files = sorted((args.run / "validation").glob("*/episodes.csv"))
+    validation = protocol.validation_cells(protocol.read_rows(validation_files)) if validation_files else []
+    validation = [{k: v for k, v in c.items() if k != "paths"} for c in validation]
+    if validation:
+        text += ["## Summer validation (held-out layouts; what the choice saw)", "",
+                 "| head | arm | checkpoint | episodes | success | 95 % CI | collisions |",
+                 "|---|---|---|---:|---:|---|---:|"]
+        text += [f"| {c['head']} | {c['arm']} | {c['checkpoint']} | {c['episodes']} | "
+                 f"{100 * c['success_rate']:.0f} | [{100 * c['ci_low']:.0f}, {100 * c['ci_high']:.0f}] | "
+                 f"{100 * c['collision_rate']:.0f} |"
+                 for c in sorted(validation, key=lambda c: (c["head"], arms.index(c["arm"]) if c["arm"] in arms
+                                                            else len(arms), c["checkpoint"]))]
+        write_csv(args.results / "validation.csv", validation)
+    write_csv(args.results / "summary.csv", summary)
+    if differences:
+        write_csv(args.results / "differences.csv", differences)
+    (args.results / "table.md").write_text("\n".join(text) + "\n")
+    print("\n".join(text))
+    print(f"wrote {args.results}/table.md, summary.csv, differences.csv, validation.csv, "
+          + ", ".join(f"success-{h}.png, grid-{h}.png" for h in heads))
+    if not in_order:
+        print("warning: the out-of-distribution results were not run after a written choice", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The robust-recipe ablation's protocol and summary (experiments/ood_recipe/) on a hand-made run
+folder: disjoint validation seeds, the choice written before the test (and the test refused
+without it), and the tables with Wilson intervals."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from navlnn.evaluation.evaluate import eval_seeds
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDER = ROOT / "experiments" / "ood_recipe"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def protocol():
+    return _load("ood_recipe_protocol_test", FOLDER / "protocol.py")
+
+
+@pytest.fixture(scope="module")
+def summarize():
+    return _load("ood_recipe_summarize_test", FOLDER / "summarize.py")
+
+
+def _rows(run: Path, arm: str, head: str, scene: str, outcomes: str, name: str = "best.pt") -> list[dict]:
+    ckpt = str(run / "train" / arm / f"{head}-seed0" / "checkpoints" / name)
+    return [{"model": head, "scene": scene, "task": "fly_to_target", "episode": str(i), "checkpoint": ckpt,
+             "success": str(o == "s"), "collision": str(o == "c")} for i, o in enumerate(outcomes)]
+
+
+def _write(folder: Path, rows: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "episodes.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _dataset(folder: Path, seeds: list[int]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"format": "navlnn.demonstrations",
+                                                      "episodes": [{"seed": s} for s in seeds]}))
+
+
+def test_validation_seeds_are_disjoint_from_test_and_training(protocol, tmp_path):
+    _dataset(tmp_path / "data" / "default" / "data", [5, 17, 2**31 - 1])
+    _dataset(tmp_path / "train" / "dagger" / "lstm-seed0" / "round1" / "data", [99])
+    train = protocol.training_seeds(tmp_path)
+    assert set(train) == {5, 17, 2**31 - 1, 99}  # expert data and DAgger rounds
+    record = protocol.check_disjoint(protocol.VALIDATION_SEED, 200, protocol.TEST_SEED, 200, train)
+    assert record["overlap"] == {"validation_test": 0, "validation_training": 0, "test_training": 0}
+    assert not set(eval_seeds(protocol.VALIDATION_SEED, 200)) & set(eval_seeds(protocol.TEST_SEED, 200))
+    assert protocol.TEST_SEED == 0  # navlnn eval's default seed is the test
+    with pytest.raises(SystemExit, match="is the test seed"):
+        protocol.check_disjoint(0, 10, 0, 10)
+    with pytest.raises(SystemExit, match="validation and 0 test layouts were flown in training"):
+        protocol.check_disjoint(1, 10, 0, 10, train_seeds=[eval_seeds(1, 10)[3]])
+
+
+def test_choice_picks_per_head_from_validation_with_ties_to_the_simpler_arm(protocol, tmp_path):
+    rows = (_rows(tmp_path, "baseline", "ncp_cfc", "summer", "ssss") + _rows(tmp_path, "robust", "ncp_cfc", "summer", "ssss")
+            + _rows(tmp_path, "baseline", "lstm", "summer", "sstt") + _rows(tmp_path, "robust", "lstm", "summer", "sstt")
+            + _rows(tmp_path, "robust", "lstm", "summer", "ssst", "last.pt"))
+    choice = protocol.choose(rows, ["baseline", "robust"])
+    assert choice["per_head"]["ncp_cfc"]["arm"] == "baseline"  # a tie: the arm listed first
+    assert choice["per_head"]["lstm"]["arm"] == "robust" and choice["per_head"]["lstm"]["checkpoint"] == "last.pt"
+    assert choice["per_arm"]["baseline"]["lstm"]["checkpoint"] == "best.pt"
+
+
+def _run_folder(protocol, run: Path, results: Path) -> None:
+    for arm, summer, fall in (("baseline", "ssss", "sctt"), ("robust", "sssc", "sssc")):
+        for head in ("ncp_cfc", "lstm"):
+            _write(run / "validation" / arm, _rows(run, arm, "ncp_cfc", "summer", summer)
+                   + _rows(run, arm, "lstm", "summer", summer))
+            _write(run / "ood" / arm, [r for h in ("ncp_cfc", "lstm") for s, o in (("summer", summer), ("fall", fall))
+                                       for r in _rows(run, arm, h, s, o)])
+
+
+def test_ood_stage_refuses_without_the_choice_and_runs_after_it(protocol, tmp_path):
+    run, choice_path = tmp_path / "run", tmp_path / "results" / "choice.json"
+    with pytest.raises(SystemExit, match="choice.json is missing"):
+        protocol.require_choice(choice_path, run / "ood", 0)
+    assert not (run / "ood" / "choice_used.json").exists()
+    _run_folder(protocol, run, tmp_path / "results")
+    rows = protocol.read_rows(sorted((run / "validation").glob("*/episodes.csv")))
+    seeds = protocol.check_disjoint(1, 4, 0, 4)
+    written = protocol.write_choice(choice_path, protocol.choose(rows, ["baseline", "robust"]), seeds, run / "ood")
+    used = protocol.require_choice(choice_path, run / "ood", 0)
+    assert used == written
+    started = json.loads((run / "ood" / "choice_used.json").read_text())
+    assert started["choice"]["written_at"] <= started["started_at"]
+    other = protocol.choose(rows[:4], ["robust", "baseline"])  # a different choice after the test began
+    with pytest.raises(SystemExit, match="may not change after the test was seen"):
+        protocol.write_choice(choice_path, other, seeds, run / "ood")
+    choice_path.write_text(json.dumps({**written, "written_at": "2099-01-01T00:00:00+00:00"}))
+    with pytest.raises(SystemExit, match="changed after the out-of-distribution evaluation started"):
+        protocol.require_choice(choice_path, run / "ood", 0)
+    with pytest.raises(SystemExit, match="test seed 0, not 3"):
+        protocol.require_choice(choice_path, run / "ood", 3)
+
+
+def test_run_sh_ood_stage_stops_without_the_choice(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path / "run"), "RESULTS": str(tmp_path / "results"), "STAGES": "ood",
+           "ARMS": "baseline", "PYTHON": sys.executable, "NAVLNN": "false"}
+    result = subprocess.run(["bash", str(FOLDER / "run.sh")], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "choice.json is missing" in result.stderr
+    assert "ood: arm" not in result.stdout  # no evaluation was started
+
+
+def test_summary_tables_with_wilson_intervals(protocol, summarize, tmp_path):
+    run, results = tmp_path / "run", tmp_path / "results"
+    _run_folder(protocol, run, results)
+    rows = protocol.read_rows(sorted((run / "validation").glob("*/episodes.csv")))
+    protocol.write_choice(results / "choice.json", protocol.choose(rows, ["baseline", "robust"]),
+                          protocol.check_disjoint(1, 4, 0, 4), run / "ood")
+    protocol.require_choice(results / "choice.json", run / "ood", 0)
+    summarize.main([str(run), str(results), "--arms", "baseline,robust"])
+    with open(results / "summary.csv", newline="") as f:
+        cells = {(r["head"], r["arm"], r["scene"]): r for r in csv.DictReader(f)}
+    fall = cells[("ncp_cfc", "baseline", "fall")]
+    assert int(fall["episodes"]) == 4 and float(fall["success_rate"]) == pytest.approx(0.25)
+    assert float(fall["ci_low"]) == pytest.approx(0.0456, abs=1e-3) and float(fall["ci_high"]) == pytest.approx(
+        0.6994, abs=1e-3)  # Wilson 95 % for 1 of 4
+    assert float(fall["collision_rate"]) == pytest.approx(0.25)
+    assert cells[("lstm", "baseline", "summer")]["chosen"] == "True"  # validation 4/4 beats 3/4
+    assert cells[("lstm", "robust", "summer")]["chosen"] == "False"
+    table = (results / "table.md").read_text()
+    assert "## ncp_cfc" in table and "## lstm" in table and "baseline (chosen)" in table
+    assert "after the choice, under the same choice" in table
+    assert "**75** [30, 95]" in table  # robust in fall: 3 of 4
+    with open(results / "differences.csv", newline="") as f:
+        diff = [r for r in csv.DictReader(f) if r["head"] == "ncp_cfc" and r["scene"] == "fall"]
+    assert len(diff) == 1 and float(diff[0]["difference"]) == pytest.approx(0.5)  # robust minus baseline
+    for head in ("ncp_cfc", "lstm"):
+        assert (results / f"success-{head}.png").stat().st_size > 5000
+        assert (results / f"grid-{head}.png").stat().st_size > 2000
+    assert (results / "validation.csv").is_file()
