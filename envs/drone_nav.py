@@ -16,6 +16,7 @@ from envs.camera import Camera, CameraParams, ImageEffects, chase_pose, onboard_
 from envs.config import asset, deep_update, load
 from envs.controller import ControlParams, VelocityController
 from envs.meshes import Palette
+from envs.props import props_mesh, props_obstacles
 from envs.scene import Scene, SceneBuilder, resolve_scene
 from envs.target import Target, TargetPose
 from envs.tasks import Episode, make_task
@@ -36,7 +37,9 @@ class DroneNavEnv(gym.Env):
     body-velocity commands into motor speeds. The scene (a forest in ``summer``, ``fall``,
     ``winter``, ``spring``, or an ``urban`` street; modifiers ``dusk``, ``fog``,
     ``camera_noise``) is drawn per seed, and so is the task: reach the approach zone in
-    front of a red sign (``fly_to_target``, ``range``, ``chain``, ``moving_target``).
+    front of a red sign (``fly_to_target``, ``range``, ``chain``, ``moving_target``,
+    ``rotation``, ``occlusion``, ``hike``, ``loop``); some tasks stand occluders or decoys in
+    the scene, solid like the trees.
 
     ## Action Space
     ``Box(-1, 1, (4,), float32)``: ``[vx, vy, vz, yaw_rate]`` in the heading frame of the
@@ -176,8 +179,12 @@ class DroneNavEnv(gym.Env):
             rng.bit_generator.state = self._after_build
         else:
             palette = Palette()
-            target_mesh = self.target.mesh(palette)
-            self.scene = self._builder.build(rid, rng, self.episode.keepouts, palette, extra={"target": target_mesh})
+            extra = {"target": self.target.mesh(palette)}
+            if self.episode.props:  # the task's occluders and decoys: one body, solids among the obstacles
+                extra["props"] = props_mesh(self.episode.props, palette)
+            self.scene = self._builder.build(rid, rng, self.episode.keepouts, palette, extra=extra)
+            if self.episode.props:
+                self.scene.obstacles = self.scene.obstacles + props_obstacles(self.episode.props)
             self._drone_visual = p.loadURDF(str(asset(self.airframe.urdf)), PARKED, physicsClientId=rid)
             self._scene_seed = None if seed is None else int(seed)
             self._after_build = rng.bit_generator.state

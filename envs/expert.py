@@ -7,11 +7,14 @@ the same way in every season. Each step it
 1. aims at the approach point of the current target (leading a moving target by its
    estimated velocity), with a speed profile that cruises far away and brakes to a stop at the
    approach point (``min(cruise, sqrt(2 a d), k d)``);
-2. deflects that velocity around nearby surfaces (obstacles, the target's sign and post): the
+2. when a task's prop (an occluder, a decoy) stands on the straight way, aims beside it, on the
+   side it chose when it first met it, so that a wide flat board is passed round rather than
+   slid along to and fro (tasks without props are flown exactly as before);
+3. deflects that velocity around nearby surfaces (obstacles, the target's sign and post): the
    part of the velocity toward a surface is limited in proportion to the clearance and turned
    into a slide along it, so it goes around rather than stops;
-3. turns to keep the target at the image centre (yaw rate proportional to its bearing);
-4. limits how fast the command changes (bounded acceleration) and bounds it, then scales it
+4. turns to keep the target at the image centre (yaw rate proportional to its bearing);
+5. limits how fast the command changes (bounded acceleration) and bounds it, then scales it
    into the env's action ``[vx, vy, vz, yaw_rate]`` (heading frame, ``[-1, 1]``).
 
 Usage::
@@ -61,6 +64,7 @@ class ExpertParams:
     push_speed: float
     lookahead: float
     ground_clearance: float
+    detour_margin: float
     max_accel_xy: float
     max_accel_z: float
     max_yaw_accel: float
@@ -72,7 +76,7 @@ class ExpertParams:
         avoid, smooth = dict(cfg.get("avoid") or {}), dict(cfg.get("smoothing") or {})
         flat.update({"avoid_distance": avoid.get("distance"), "stop_distance": avoid.get("stop_distance"),
                      "push_speed": avoid.get("push_speed"), "lookahead": avoid.get("lookahead"),
-                     "ground_clearance": avoid.get("ground_clearance")})
+                     "ground_clearance": avoid.get("ground_clearance"), "detour_margin": avoid.get("detour_margin")})
         flat.update(smooth)
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(flat) - names)
@@ -118,6 +122,7 @@ class Expert:
         self._last_target: tuple[int, float, np.ndarray] | None = None  # (index, time, position)
         self._target_vel = np.zeros(3)
         self._target_obstacles: tuple[tuple, Obstacles] | None = None
+        self._detour_sides: dict[int, float] = {}  # prop index -> the side it passes it on (+1 left, -1 right)
 
     # ------------------------------------------------------------------ the policy
 
@@ -131,6 +136,7 @@ class Expert:
 
         vel_now = np.asarray(info["drone"]["vel_world"], dtype=float)
         vel = self._goal_velocity(pos, vel_now, np.asarray(target["approach_world"], dtype=float))
+        vel = self._detour(pos, vel)
         vel = self._avoid(pos, vel, target)
         yaw_rate = float(np.clip(prm.yaw_gain * float(info["bearing_to_target"]), -prm.max_yaw_rate, prm.max_yaw_rate))
 
@@ -181,6 +187,32 @@ class Expert:
         height = max(goal[2], prm.ground_clearance)
         vel[2] = float(np.clip(prm.climb_gain * (height - pos[2]), -prm.max_climb_speed, prm.max_climb_speed))
         return vel
+
+    def _detour(self, pos: np.ndarray, vel: np.ndarray) -> np.ndarray:
+        """Turn the horizontal velocity toward a point beside the nearest prop on the way, if any."""
+        episode = getattr(self.env, "episode", None)
+        props = getattr(episode, "props", None)
+        speed = math.hypot(vel[0], vel[1])
+        if not props or speed < 1e-9:
+            return vel
+        ahead = vel[:2] / speed
+        left = np.array([-ahead[1], ahead[0]])
+        best: tuple[float, int, float, float] | None = None  # (distance along, index, lateral, room)
+        for k, prop in enumerate(props):
+            rel = np.array([prop.x - pos[0], prop.y - pos[1]])
+            along, lateral = float(rel @ ahead), float(rel @ left)
+            room = prop.reach + self._body_radius + self.params.detour_margin
+            if along > 0.0 and abs(lateral) < room and math.hypot(along, lateral) > room * 0.5:
+                if best is None or along < best[0]:
+                    best = (along, k, lateral, room)
+        if best is None:
+            return vel
+        along, k, lateral, room = best
+        side = self._detour_sides.setdefault(k, -1.0 if lateral > 0 else 1.0)  # the nearer way round
+        aim = np.array([props[k].x - pos[0], props[k].y - pos[1]]) + side * left * room
+        out = vel.copy()
+        out[:2] = aim / (float(np.linalg.norm(aim)) + 1e-9) * speed
+        return out
 
     def _obstacles_near(self, pos: np.ndarray, radius: float, target: Mapping) -> Obstacles:
         """Scene obstacles within ``radius`` (horizontal) plus the current target's solids."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs.config import load
+from envs.props import Prop, draw_kind, draw_size
 from envs.scene import Keepouts
 from envs.target import TargetPose
 
@@ -22,13 +23,15 @@ MAX_TRIES = 100
 
 @dataclass
 class Episode:
-    """One drawn episode: the start and the targets (in the order to reach them)."""
+    """One drawn episode: the start, the targets (in the order to reach them) and the props
+    the task stands in the scene (occluders, decoys; none for most tasks)."""
 
     start_pos: np.ndarray
     start_yaw: float
     targets: list[TargetPose]
     keepouts: Keepouts = field(default_factory=Keepouts)
     phase: float = 0.0  # rad, where a moving target starts on its path
+    props: list[Prop] = field(default_factory=list)
 
 
 def _u(rng: np.random.Generator, value) -> float:
@@ -166,11 +169,134 @@ class MovingTarget(Task):
         return TargetPose(base.pos_world + side * offset, base.yaw)
 
 
+def _dir(yaw: float) -> np.ndarray:
+    """Unit horizontal vector (world) at ``yaw``."""
+    return np.array([math.cos(yaw), math.sin(yaw), 0.0])
+
+
+def _yaw_of(vec: np.ndarray) -> float:
+    """Yaw (rad) of a world vector's horizontal part."""
+    return math.atan2(float(vec[1]), float(vec[0]))
+
+
+class Rotation(Task):
+    """The sign faces away from the start by up to ``rotation_deg``; the approach point stays in
+    front of the sign, so the drone swings round on the way to face it."""
+
+    def sample(self, rng: np.random.Generator, area_half_size: float) -> Episode:
+        c = self.cfg
+        clear = c["clearance"]
+        margin = self._max_distance() + float(clear["start"]) + 1.0
+        if margin >= area_half_size:
+            raise ValueError(f"task '{self.name}': distance {self._max_distance()} m does not fit in the "
+                             f"{2 * area_half_size:.0f} m area; use a shorter distance.")
+        yaw = float(rng.uniform(-math.pi, math.pi))
+        lim = area_half_size - margin
+        center = np.array([*rng.uniform(-lim, lim, size=2), self.target_height])
+        target = TargetPose(center, yaw)
+        rotation = math.radians(_u(rng, c["rotation_deg"]))
+        start = center + _dir(yaw - rotation) * _u(rng, c["distance"])  # the sign faces `rotation` away from it
+        start[2] = _u(rng, c["altitude"])
+        start_yaw = _yaw_of(center - start) + math.radians(_u(rng, c["heading_offset_deg"]))
+        episode = Episode(start, start_yaw, [target])
+        self._keep(episode, start, target)
+        return episode
+
+
+class Occlusion(Task):
+    """As :class:`FlyToTarget`, with an occluder (``occluder.kinds``: a trunk, a board) standing on
+    the line of sight from the start to the sign: the sign is hidden, wholly or in part, until the
+    drone has flown round it."""
+
+    def sample(self, rng: np.random.Generator, area_half_size: float) -> Episode:
+        episode = self._first(rng, area_half_size)
+        target = episode.targets[0]
+        occ = self.cfg["occluder"]
+        kind = draw_kind(rng, occ["kinds"])
+        spec = occ["kinds"][kind]
+        size = draw_size(rng, spec)
+        eye = episode.start_pos
+        sight = (target.pos_world - eye) * np.array([1.0, 1.0, 0.0])
+        length = float(np.linalg.norm(sight))
+        ahead = sight / length
+        across = np.array([-ahead[1], ahead[0], 0.0])
+        prop = Prop(str(spec["shape"]), 0.0, 0.0, _yaw_of(-ahead), "occluder", size, {"face": list(spec["color"])})
+        half_width = prop.reach
+        spot = eye + ahead * (_u(rng, occ["at"]) * length) + across * (_u(rng, occ["cover"]) * half_width)
+        prop.x, prop.y = float(spot[0]), float(spot[1])
+        episode.props.append(prop)
+        return episode
+
+
+class Hike(Chain):
+    """A chain of targets through the forest with decoys beside the way: red balls, red boards,
+    red signs of other shapes (``decoys.kinds``), to be passed by, not approached."""
+
+    def sample(self, rng: np.random.Generator, area_half_size: float) -> Episode:
+        episode = super().sample(rng, area_half_size)
+        dc = self.cfg["decoys"]
+        limit = area_half_size - 1.0
+        stops = [episode.start_pos] + [t.approach_point(self.approach_distance) for t in episode.targets]
+        lo, hi = (int(v) for v in dc["per_leg"])
+        for a, b in zip(stops[:-1], stops[1:]):
+            way = (b - a) * np.array([1.0, 1.0, 0.0])
+            across = np.array([-way[1], way[0], 0.0]) / max(float(np.linalg.norm(way)), 1e-9)
+            for _ in range(int(rng.integers(lo, hi + 1))):
+                for _try in range(MAX_TRIES):
+                    name = draw_kind(rng, dc["kinds"])
+                    spec = dc["kinds"][name]
+                    side = _u(rng, dc["side"]) * (1.0 if rng.random() < 0.5 else -1.0)
+                    spot = a + way * _u(rng, dc["along"]) + across * side
+                    prop = Prop(str(spec["shape"]), float(spot[0]), float(spot[1]), _yaw_of(a - spot), "decoy",
+                                draw_size(rng, spec), {k: list(v) for k, v in spec["colors"].items()})
+                    room = prop.reach + float(dc["clearance"])
+                    if max(abs(prop.x), abs(prop.y)) + room < limit and not episode.keepouts.blocked(prop.x, prop.y, room):
+                        episode.props.append(prop)
+                        episode.keepouts.circles.append((prop.x, prop.y, room))
+                        break
+        return episode
+
+
+class Loop(Task):
+    """Three targets at the corners of an equilateral triangle, flown round ``laps`` times; the
+    drone starts on the side that leads to the first corner, and each sign faces the corner the
+    drone comes from. As in a chain, the next sign appears once one is reached."""
+
+    def sample(self, rng: np.random.Generator, area_half_size: float) -> Episode:
+        c = self.cfg
+        clear = c["clearance"]
+        limit = area_half_size - float(clear["target"]) - 1.0
+        corner = math.radians(float(c["corner_deg"]))
+        for _ in range(MAX_TRIES):
+            side = _u(rng, c["side"])
+            yaw = float(rng.uniform(-math.pi, math.pi))  # the first sign faces the third corner
+            turn = corner * (1.0 if rng.random() < 0.5 else -1.0)
+            v1 = np.array([*rng.uniform(-limit, limit, size=2), self.target_height])
+            v2 = v1 + side * _dir(yaw + turn)
+            v3 = v1 + side * _dir(yaw)
+            start = v1 + _dir(yaw) * _u(rng, c["distance"]) + _dir(yaw + math.pi / 2) * _u(rng, c["lateral_offset"])
+            start[2] = _u(rng, c["altitude"])
+            start_yaw = _yaw_of(v1 - start) + math.radians(_u(rng, c["heading_offset_deg"]))
+            if max(float(np.abs(v[:2]).max()) for v in (v2, v3, start)) > limit:
+                continue
+            corners = [TargetPose(v1, yaw), TargetPose(v2, _yaw_of(v1 - v2)), TargetPose(v3, _yaw_of(v2 - v3))]
+            episode = Episode(start, start_yaw, corners * int(c["laps"]))
+            self._keep(episode, start, corners[0])
+            for k in range(3):
+                self._keep(episode, corners[k].approach_point(self.approach_distance), corners[(k + 1) % 3])
+            return episode
+        raise RuntimeError(f"task '{self.name}': no triangle fits in the area after {MAX_TRIES} tries")
+
+
 TASKS: dict[str, type[Task]] = {
     "fly_to_target": FlyToTarget,
     "range": Range,
     "chain": Chain,
     "moving_target": MovingTarget,
+    "rotation": Rotation,
+    "occlusion": Occlusion,
+    "hike": Hike,
+    "loop": Loop,
 }
 
 
