@@ -18,6 +18,8 @@ GRID = [(f"{scene}+{mod}" if mod else scene, task)
         for scene in scene_names() for mod in [None, *modifier_names()] for task in task_names()]
 # the cases whose info once held NaN (unequal to itself, so Gymnasium's determinism check failed)
 FAST_SUBSET = [("urban", "chain"), ("urban", "moving_target"), ("urban+fog", "chain")]
+# one fast case per task that stands props (occluders, decoys) or several targets in the scene
+FAST_TASKS = [("summer", "rotation"), ("summer", "occlusion"), ("summer", "hike"), ("winter", "loop")]
 
 
 def check_both(scene: str, task: str, observation: str = "image") -> None:
@@ -35,11 +37,17 @@ def check_both(scene: str, task: str, observation: str = "image") -> None:
 
 def test_grid_covers_every_scene_modifier_and_task():
     assert len(GRID) == len(scene_names()) * (1 + len(modifier_names())) * len(task_names()) >= 80
-    assert set(FAST_SUBSET) <= set(GRID)
+    assert set(FAST_SUBSET) <= set(GRID) and set(FAST_TASKS) <= set(GRID)
+    assert {"rotation", "occlusion", "hike", "loop"} <= set(task_names())
 
 
 @pytest.mark.parametrize("scene,task", FAST_SUBSET, ids=[f"{s}-{t}" for s, t in FAST_SUBSET])
 def test_checkers_pass_on_the_urban_cases(scene: str, task: str):
+    check_both(scene, task)
+
+
+@pytest.mark.parametrize("scene,task", FAST_TASKS, ids=[f"{s}-{t}" for s, t in FAST_TASKS])
+def test_checkers_pass_on_the_new_tasks(scene: str, task: str):
     check_both(scene, task)
 
 
