@@ -20,9 +20,13 @@ _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 weights: grey level of a
 
 @dataclass(frozen=True)
 class ImagePerturbation:
-    """Photometric perturbations of the frames the policy sees (not of what the env renders).
+    """Perturbations of the frames the policy sees (not of what the env renders): a camera roll,
+    then photometric changes, in the order of the arguments.
 
     Args:
+        roll_deg: the image turned about its centre by this angle in degrees, counter-clockwise
+            (a camera rolled clockwise); corners the turn brings in are filled by reflection
+            (``0``: none; ``180``: upside down, exactly).
         brightness: added to every pixel, as a share of full scale (``0.2``: +51 levels).
         contrast: factor around the image's mean grey (``1``: unchanged).
         saturation: factor of the colour around each pixel's grey level (``0``: black and white).
@@ -30,6 +34,7 @@ class ImagePerturbation:
         blur: standard deviation of a Gaussian blur in pixels (``0``: none).
     """
 
+    roll_deg: float = 0.0
     brightness: float = 0.0
     contrast: float = 1.0
     saturation: float = 1.0
@@ -60,6 +65,8 @@ class ImagePerturbation:
         """The perturbed copy of ``image`` (uint8 ``H x W x 3`` RGB)."""
         if not self.active:
             return image
+        if self.roll_deg % 360.0 != 0.0:
+            image = roll(image, self.roll_deg)
         x = image.astype(np.float32) / 255.0
         if self.blur > 0:
             x = cv2.GaussianBlur(x, (0, 0), sigmaX=self.blur, sigmaY=self.blur, borderType=cv2.BORDER_REFLECT)
@@ -72,6 +79,17 @@ class ImagePerturbation:
         if self.noise > 0:
             x = x + rng.normal(0.0, self.noise, x.shape).astype(np.float32)
         return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def roll(image: np.ndarray, degrees: float) -> np.ndarray:
+    """``image`` (``H x W x C``) turned counter-clockwise about its centre by ``degrees``.
+
+    The centre is that of the pixel grid, so 180 degrees maps pixels onto pixels (twice: the
+    image itself); the corners that come in from outside are filled by reflection.
+    """
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), float(degrees), 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
 @dataclass(frozen=True)
