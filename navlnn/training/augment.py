@@ -50,7 +50,8 @@ def rotate_hue(x: Tensor, degrees: Tensor) -> Tensor:
 def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
     """Blur float ``x`` (B, T, H, W, 3) with a Gaussian of ``sigma`` pixels (B,), one per sequence.
 
-    Separable kernel, edges replicated; a sigma of 0 leaves that sequence unchanged.
+    Separable, as weighted sums of shifted copies (fast on CPU for these small kernels), edges
+    replicated; a sigma of 0 leaves that sequence unchanged.
     """
     out = x.clone()
     for b in range(x.shape[0]):
@@ -58,13 +59,19 @@ def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
         if s <= 0:
             continue
         radius = max(1, math.ceil(3.0 * s))
-        taps = torch.arange(-radius, radius + 1, dtype=x.dtype)
+        taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
         kernel = torch.exp(-0.5 * (taps / s) ** 2)
-        kernel = kernel / kernel.sum()
-        seq = x[b].permute(0, 3, 1, 2).reshape(-1, 1, x.shape[2], x.shape[3])  # (T*3, 1, H, W)
-        seq = F.conv2d(F.pad(seq, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1))
-        seq = F.conv2d(F.pad(seq, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1))
-        out[b] = seq.reshape(x.shape[1], 3, x.shape[2], x.shape[3]).permute(0, 2, 3, 1)
+        kernel = (kernel / kernel.sum()).tolist()
+        seq = x[b]  # (T, H, W, 3)
+        for dim in (2, 1):  # width, then height
+            size = seq.shape[dim]
+            index = torch.arange(-radius, size + radius).clamp(0, size - 1)
+            padded = seq.index_select(dim, index)
+            acc = kernel[0] * padded.narrow(dim, 0, size)
+            for k in range(1, 2 * radius + 1):
+                acc.add_(padded.narrow(dim, k, size), alpha=kernel[k])
+            seq = acc
+        out[b] = seq
     return out
 
 

@@ -114,3 +114,14 @@ def test_default_augmentation_is_unchanged_by_the_new_levers():
 def test_bad_settings_are_refused_with_the_key(bad):
     with pytest.raises(ValueError, match=r"train\.augment\."):
         ImageAugment(**bad)
+
+
+def test_blur_keeps_flat_images_and_spreads_a_point_symmetrically():
+    flat = torch.full((1, 2, 12, 16, 3), 90.0)
+    torch.testing.assert_close(gaussian_blur(flat, torch.tensor([1.5])), flat, atol=1e-3, rtol=0)
+    point = torch.zeros(1, 1, 13, 13, 3)
+    point[0, 0, 6, 6] = 100.0
+    out = gaussian_blur(point, torch.tensor([1.0]))[0, 0, ..., 0]
+    assert out.sum() == pytest.approx(100.0, rel=1e-4) and out[6, 6] < 20.0
+    torch.testing.assert_close(out, out.flip(0), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out, out.t(), atol=1e-4, rtol=0)
