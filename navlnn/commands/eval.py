@@ -22,7 +22,8 @@ def run(cfg: DictConfig) -> list[Path]:
         scenes, tasks = chosen(config, "scene", "scenes"), chosen(config, "task", "tasks")
         the_plan = plan(config["checkpoint"], scenes, tasks, int(cfg.episodes), int(cfg.seed),
                         config["drone"], config.get("expert"), settings.get("stress") or {},
-                        bool(cfg.match_camera), bool(settings["reference_expert"]))
+                        bool(cfg.match_camera), bool(settings["reference_expert"]),
+                        bool(settings.get("attention", False)), settings.get("attention_stress"))
         check_env_fits(the_plan)
         shard = parse_shard(cfg.get("shard"))
         batch = int(cfg.get("batch") or 1)

@@ -6,25 +6,15 @@ import itertools
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
 from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, plan, scene_label, task_name
+from navlnn.evaluation.saliency import saliency_maps
 from navlnn.evaluation.video import Layout, episode_frames, neuron_groups, probe_mp4, write_mp4
-from navlnn.nn.perception import visual_backprop
 from navlnn.rollout.jobs import CheckpointPolicy, EnvFactory, FlyOptions, fly
-
-SALIENCY_BATCH = 64  # frames per VisualBackProp pass
-
-
-def saliency_maps(policy, images: np.ndarray) -> np.ndarray:
-    """VisualBackProp maps ``(T, H, W)`` in ``[0, 1]`` of ``policy``'s trunk for frames ``(T, H, W, 3)``."""
-    out = [visual_backprop(policy.trunk, torch.as_tensor(images[i:i + SALIENCY_BATCH])).numpy()
-           for i in range(0, len(images), SALIENCY_BATCH)]
-    return np.concatenate(out) if out else np.zeros((0, *images.shape[1:3]), np.float32)
 
 
 def run(cfg: DictConfig) -> list[Path]:
@@ -47,6 +37,7 @@ def run(cfg: DictConfig) -> list[Path]:
     model = the_plan.models[0]
     policy = CheckpointPolicy(model.path)()
     groups = neuron_groups(policy)
+    outline = bool(cfg.get("target_outline", False))
     episodes = []
     for scene in the_plan.scenes:
         for task in the_plan.tasks:
@@ -54,7 +45,8 @@ def run(cfg: DictConfig) -> list[Path]:
             env = factory()
             try:
                 for i, seed in enumerate(the_plan.seeds):
-                    ep = fly(policy, env, seed, FlyOptions(record_images=True, record_state=True, render=True))
+                    ep = fly(policy, env, seed, FlyOptions(record_images=True, record_state=True, render=True,
+                                                           record_mask=outline))
                     title = f"{model.label} | {scene_label(scene)} | {task_name(task)} | episode {i} (seed {seed})"
                     print(f"{title}: {ep.outcome} after {ep.time_s[-1]:.1f} s")
                     episodes.append((ep, title))
@@ -66,12 +58,13 @@ def run(cfg: DictConfig) -> list[Path]:
     def frames():
         for ep, title in episodes:
             sal = saliency_maps(policy, ep.images) if cfg.saliency else None
-            yield from episode_frames(ep, sal, title, layout, groups, fps)
+            yield from episode_frames(ep, sal, title, layout, groups, fps, outline)
 
     if cfg.poster:
         ep, title = episodes[0]
         sal = saliency_maps(policy, ep.images) if cfg.saliency else None
-        poster = next(itertools.islice(episode_frames(ep, sal, title, layout, groups, fps), ep.steps // 2, None))
+        poster = next(itertools.islice(episode_frames(ep, sal, title, layout, groups, fps, outline),
+                                      ep.steps // 2, None))
         from navlnn.data.show import write_png
 
         written.append(write_png(run_dir / "poster.png", poster))

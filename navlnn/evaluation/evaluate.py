@@ -75,6 +75,8 @@ class Plan:
     timing: FrameTiming
     wind: dict
     reference_expert: bool = True
+    attention: bool = False  # measure target_attention and saliency_ssim (navlnn.evaluation.saliency)
+    attention_perturb: Optional[ImagePerturbation] = None  # saliency_ssim's perturbation; None: the stress's
 
     @property
     def stress(self) -> str:
@@ -147,8 +149,13 @@ def _model(path: str, image_hw_env: Optional[tuple[int, int]]) -> Model:
 
 
 def plan(checkpoints: Any, scenes: Any, tasks: Any, episodes: int, seed: int, drone: Mapping, expert: Optional[Mapping],
-         stress: Mapping, match_camera: bool = True, reference_expert: bool = True) -> Plan:
-    """Check the inputs and list what to fly; raises :class:`BadInput` with one clear message."""
+         stress: Mapping, match_camera: bool = True, reference_expert: bool = True, attention: bool = False,
+         attention_stress: Optional[Mapping] = None) -> Plan:
+    """Check the inputs and list what to fly; raises :class:`BadInput` with one clear message.
+
+    ``attention``: also measure where the policies look; ``attention_stress``: the image
+    perturbation (keys of ``stress.image``) that ``saliency_ssim`` compares against (None: the
+    frames as the policy saw them, under ``stress.image``)."""
     from envs.scene import resolve_scene
     from envs.tasks import task_names
 
@@ -183,9 +190,19 @@ def plan(checkpoints: Any, scenes: Any, tasks: Any, episodes: int, seed: int, dr
         timing = FrameTiming.from_config(stress.get("frames"))
     except ValueError as exc:
         raise BadInput(f"eval.{exc}") from None
+    probe = None
+    if attention_stress is not None:
+        if not isinstance(attention_stress, Mapping):
+            raise BadInput(f"eval.attention_stress: expected null or a mapping like stress.image "
+                           f"({{noise: 0.05}}), got {attention_stress!r}")
+        try:
+            probe = ImagePerturbation.from_config(dict(attention_stress))
+        except ValueError as exc:
+            raise BadInput(f"eval.attention_{str(exc).replace('stress.image', 'stress')}") from None
     wind = dict(stress.get("wind") or {})
     return Plan(models, scene_list, task_list, eval_seeds(seed, episodes), drone,
-                dict(expert) if expert is not None else None, perturb, timing, wind, bool(reference_expert))
+                dict(expert) if expert is not None else None, perturb, timing, wind, bool(reference_expert),
+                bool(attention), probe if attention else None)
 
 
 def check_env_fits(plan_: Plan) -> None:
@@ -229,7 +246,8 @@ class Result:
 
 def plan_jobs(plan_: Plan) -> list[Job]:
     """The episodes of a plan, in order: per scene and task, the expert's reference flights, then each model's."""
-    options = FlyOptions(perturb=plan_.perturb, timing=plan_.timing)
+    options = FlyOptions(perturb=plan_.perturb, timing=plan_.timing, attention=plan_.attention,
+                         attention_perturb=plan_.attention_perturb)
     expert_options = FlyOptions(expert=ExpertFactory.of(plan_.expert), beta=1.0)  # the expert alone (no policy): beta unused
     jobs: list[Job] = []
     for scene in plan_.scenes:
@@ -395,6 +413,24 @@ def markdown_table(summary: Sequence[Mapping[str, Any]], ci: str = "ci95") -> st
     return "\n".join(lines) + "\n"
 
 
+def attention_table(summary: Sequence[Mapping[str, Any]], ci: str = "ci95") -> str:
+    """The attention figures of the summary as a markdown table ("" where none were measured)."""
+    if not any("target_attention" in r for r in summary):
+        return ""
+    head = ["model", "scene", "task", "episodes", f"target attention [{ci}]", "episodes target seen",
+            f"saliency SSIM [{ci}]"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
+    for r in summary:
+        def cell(name: str) -> str:
+            lo, hi = r.get(f"{name}_{ci}", (math.nan, math.nan))
+            return f"{_num(r.get(name, math.nan))} [{_num(lo)}, {_num(hi)}]"
+
+        lines.append("| " + " | ".join([str(r["model"]), str(r["scene"]), str(r["task"]), str(r["episodes"]),
+                                         cell("target_attention"), str(r.get("target_attention_episodes", 0)),
+                                         cell("saliency_ssim")]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(result: Result, folder: Path, level: float = 0.95, plot_episodes: int = 6, plot_columns: int = 3,
                  dpi: int = 120, settings: Optional[Mapping] = None) -> list[Path]:
     """Write episodes.csv/.json, summary.json/.csv/.md, success.png, trajectories/*.png and eval.json into ``folder``."""
@@ -412,7 +448,16 @@ def write_report(result: Result, folder: Path, level: float = 0.95, plot_episode
     p = result.plan
     title = (f"Closed-loop evaluation: {len(p.seeds)} episodes per checkpoint, scene and task (checkpoints of one "
              f"model pooled in its row), stress: {p.stress}\n\n")
-    (folder / "summary.md").write_text(title + markdown_table(result.summary, ci))
+    attention = attention_table(result.summary, ci)
+    if attention:
+        probe = p.attention_perturb.describe() if p.attention_perturb is not None else ""
+        attention = ("\nWhere the policy looks (VisualBackProp saliency): target attention is the share of "
+                     "the saliency on the target's pixels over the share of the image they cover (1: chance), "
+                     "the mean over the frames the target was seen in, per episode, then over the episodes "
+                     "that saw it; saliency SSIM compares each frame's saliency with that of the frame "
+                     + (f"perturbed by {probe}" if probe else "as the policy saw it (stress: "
+                        f"{p.perturb.describe() or 'none, so 1'})") + ".\n\n" + attention)
+    (folder / "summary.md").write_text(title + markdown_table(result.summary, ci) + attention)
     written.append(folder / "summary.md")
     written.append(success_chart(folder / "success.png", result.summary, f"success_{ci}", dpi))
     seeds = p.seeds[:max(0, int(plot_episodes))]

@@ -5,6 +5,11 @@ relative to the expert's path on the same seed), final distance to the approach 
 obstacle clearance and command roughness (mean squared rate of change of the executed command,
 in normalised action units per second, squared: lower is smoother).
 
+With attention measured (``navlnn eval eval.attention=true``), also ``target_attention`` and
+``saliency_ssim`` (:func:`attention_metrics`): the means over an episode's frames of the per-frame
+figures of :mod:`navlnn.evaluation.saliency`, with ``target_attention_frames``, the frames the
+target was seen in (``target_attention`` is NaN, an empty cell, where there were none).
+
 Aggregates (:func:`aggregate`): rates with Wilson score intervals, means with percentile
 bootstrap intervals (seeded, so the same episodes give the same intervals).
 """
@@ -24,6 +29,7 @@ from navlnn.rollout.flight import Flight
 RATES = ("success", "collision", "out_of_bounds", "timeout")
 MEANS = ("time_to_target_s", "path_length_m", "path_ratio", "final_distance_m", "min_clearance_m",
          "command_roughness")
+ATTENTION_MEANS = ("target_attention", "saliency_ssim")  # summarised only where episodes carry them
 
 
 def path_length(pos_world: np.ndarray) -> float:
@@ -73,7 +79,23 @@ def episode_metrics(episode: Flight, expert_path_m: Optional[float] = None) -> d
         "targets_reached": int(episode.targets_reached),
         "targets": int(episode.targets),
         "frames_dropped": int((~np.asarray(episode.frame_used, bool)).sum()) if np.any(episode.frame_used) else 0,
+        **attention_metrics(episode),
     }
+
+
+def attention_metrics(episode: Flight) -> dict[str, Any]:
+    """``target_attention`` (mean over the frames the target was seen in), ``target_attention_frames``
+    (their count) and ``saliency_ssim`` (mean over the frames the policy got); empty where the
+    episode was flown without attention measured."""
+    if episode.target_attention is None or episode.saliency_ssim is None:
+        return {}
+    ratio = np.asarray(episode.target_attention, float)
+    seen = np.isfinite(ratio)
+    ssim = np.asarray(episode.saliency_ssim, float)
+    ssim = ssim[np.isfinite(ssim)]
+    return {"target_attention": float(ratio[seen].mean()) if seen.any() else math.nan,
+            "target_attention_frames": int(seen.sum()),
+            "saliency_ssim": float(ssim.mean()) if len(ssim) else math.nan}
 
 
 def _z(level: float) -> float:
@@ -118,11 +140,14 @@ def aggregate(rows: Iterable[Mapping[str, Any]], keys: Sequence[str] = ("model",
     """One summary row per distinct ``keys`` (in first-seen order) over per-episode metric rows.
 
     Rates: ``<name>_rate`` and ``<name>_ci95`` (Wilson). Means: ``<name>`` and ``<name>_ci95``
-    (bootstrap; time to target and path ratio over successful episodes only).
+    (bootstrap over episodes; time to target and path ratio over successful episodes only, the
+    attention figures over the episodes that have them, present where any row has them).
     """
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    rows = list(rows)
     for row in rows:
         groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    means = MEANS + tuple(name for name in ATTENTION_MEANS if any(name in r for r in rows))
     suffix = f"_ci{round(level * 100)}"
     out = []
     for key, members in groups.items():
@@ -133,9 +158,12 @@ def aggregate(rows: Iterable[Mapping[str, Any]], keys: Sequence[str] = ("model",
             k = sum(bool(r[name]) for r in members)
             summary[f"{name}_rate"] = k / n
             summary[f"{name}{suffix}"] = list(wilson_interval(k, n, level))
-        for name in MEANS:
+        for name in means:
             values = [float(r[name]) for r in members if r.get(name) is not None and np.isfinite(float(r[name]))]
             summary[name] = float(np.mean(values)) if values else math.nan
             summary[f"{name}{suffix}"] = list(bootstrap_interval(values, level, resamples, seed))
+        if "target_attention" in means:  # episodes that saw the target at least once
+            summary["target_attention_episodes"] = sum(
+                1 for r in members if r.get("target_attention") is not None and np.isfinite(float(r["target_attention"])))
         out.append(summary)
     return out

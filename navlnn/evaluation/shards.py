@@ -66,7 +66,8 @@ def merged_plan(folders: list[Path]) -> tuple[Plan, dict]:
     ev = cfg["eval"]
     the_plan = plan(cfg["checkpoint"], chosen(cfg, "scene", "scenes"), chosen(cfg, "task", "tasks"), int(cfg["episodes"]),
                     int(cfg["seed"]), cfg["drone"], cfg.get("expert"), ev.get("stress") or {},
-                    bool(cfg["match_camera"]), bool(ev["reference_expert"]))
+                    bool(cfg["match_camera"]), bool(ev["reference_expert"]), bool(ev.get("attention", False)),
+                    ev.get("attention_stress"))
     return the_plan, {**cfg, "shard": None}
 
 

@@ -84,6 +84,23 @@ def _fit(image: np.ndarray, w: int, h: int) -> np.ndarray:
     return out
 
 
+TARGET_OUTLINE = (80, 230, 255)  # the target mask's outline on the onboard view (option target_outline)
+
+
+def outline_mask(panel: np.ndarray, mask: np.ndarray, thickness: int = 2) -> np.ndarray:
+    """``panel`` (an image :func:`_fit` made of a frame) with the outline of ``mask`` (bool, the
+    frame's size) drawn on it, scaled and centred as :func:`_fit` placed the frame."""
+    h, w = panel.shape[:2]
+    mh, mw = mask.shape
+    scale = min(w / mw, h / mh)
+    nw, nh = max(1, int(round(mw * scale))), max(1, int(round(mh * scale)))
+    big = cv2.resize(mask.astype(np.uint8), (nw, nh), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = panel.copy()
+    cv2.drawContours(out, contours, -1, TARGET_OUTLINE, thickness, cv2.LINE_AA, offset=((w - nw) // 2, (h - nh) // 2))
+    return out
+
+
 def saliency_overlay(frame: np.ndarray, saliency: np.ndarray, alpha: float, blur_px: float = 0.0) -> np.ndarray:
     """``frame`` (RGB) with ``saliency`` (``[0, 1]``, same size) blended in as a heat map."""
     sal = np.clip(saliency, 0, 1).astype(np.float32)
@@ -256,8 +273,9 @@ def _neuron_kind(wiring, neuron: int) -> str:
 
 
 def episode_frames(episode: Flight, saliency: Optional[np.ndarray], title: str, layout: Layout,
-                   groups: Sequence[tuple[str, int]], fps: float) -> Iterable[np.ndarray]:
-    """The video frames of one episode (one per step, then the final state held ``end_hold_s``)."""
+                   groups: Sequence[tuple[str, int]], fps: float, outline: bool = False) -> Iterable[np.ndarray]:
+    """The video frames of one episode (one per step, then the final state held ``end_hold_s``);
+    ``outline``: the target's pixel mask outlined on the onboard view (``episode.target_mask``)."""
     lw = layout
     top_h = (lw.width // 2) * 9 // 16  # two 16:9 views side by side
     half_w = lw.width // 2
@@ -274,7 +292,10 @@ def episode_frames(episode: Flight, saliency: Optional[np.ndarray], title: str, 
         onboard = episode.images[i]
         if saliency is not None:
             onboard = saliency_overlay(onboard, saliency[i], lw.saliency_alpha, lw.saliency_blur_px)
-        frame[lw.header:lw.header + top_h, :half_w] = _fit(onboard, half_w, top_h)
+        panel = _fit(onboard, half_w, top_h)
+        if outline and episode.target_mask is not None:
+            panel = outline_mask(panel, episode.target_mask[i])
+        frame[lw.header:lw.header + top_h, :half_w] = panel
         if episode.chase is not None:
             frame[lw.header:lw.header + top_h, half_w:2 * half_w] = _fit(episode.chase[min(step, len(episode.chase) - 1)],
                                                                         half_w, top_h)

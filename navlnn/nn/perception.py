@@ -73,14 +73,15 @@ class ConvTrunk(nn.Module):
 
 
 @torch.no_grad()
-def visual_backprop(trunk: ConvTrunk, images: Tensor) -> Tensor:
+def visual_backprop(trunk: ConvTrunk, images: Tensor, scale: bool = True) -> Tensor:
     """VisualBackProp saliency (Bojarski et al., 2016) of ``trunk`` for ``uint8 (N, H, W, 3)`` frames.
 
     The feature maps after each convolution's activation are averaged over channels; starting
     from the deepest, the map is scaled up to the previous layer's size by a transposed
     convolution with the layer's kernel size and stride (weights all ones) and multiplied with that
     layer's averaged map, down to the input. Returns ``(N, H, W)`` float maps, each scaled to
-    ``[0, 1]`` (all zeros where a frame has no salient pixel).
+    ``[0, 1]`` (all zeros where a frame has no salient pixel); ``scale=False``: the raw maps
+    (non-negative, comparable between frames; what attention metrics measure).
     """
     if images.dim() != 4 or tuple(images.shape[1:]) != (*trunk.image_hw, 3):
         raise ValueError(f"images: expected (N, {trunk.image_hw[0]}, {trunk.image_hw[1]}, 3) uint8 frames, "
@@ -110,6 +111,8 @@ def visual_backprop(trunk: ConvTrunk, images: Tensor) -> Tensor:
         if i > 0:
             mask = mask * averaged[i - 1]
     mask = mask[:, 0]
+    if not scale:
+        return mask
     low = mask.flatten(1).min(1).values.view(-1, 1, 1)
     high = mask.flatten(1).max(1).values.view(-1, 1, 1)
     span = high - low

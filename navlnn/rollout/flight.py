@@ -41,6 +41,9 @@ class Flight:
     images: Optional[np.ndarray] = None  # (T, H, W, 3) uint8, the frames as the policy saw them
     chase: Optional[np.ndarray] = None  # (T+1, h, w, 3) uint8, the chase camera
     policy_state: Optional[np.ndarray] = None  # (T, S) the policy's state after each step
+    target_mask: Optional[np.ndarray] = None  # (T, H, W) bool, the target's pixels in each frame
+    target_attention: Optional[np.ndarray] = None  # (T,) saliency on the target over chance (NaN: not measured)
+    saliency_ssim: Optional[np.ndarray] = None  # (T,) SSIM of clean and perturbed saliency (NaN: not measured)
     obstacles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3) x, y, reach
     obstacle_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))  # (M, 5) x, y, half x, half y, yaw:
     # the last M rows of ``obstacles`` are these boxes (buildings), the others round (trees, posts, rocks)

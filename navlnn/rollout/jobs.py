@@ -30,7 +30,7 @@ from navlnn.rollout.actors import ExpertActor, MixtureActor, PolicyActor
 from navlnn.rollout.flight import Flight, plain_json
 from navlnn.rollout.loop import Task, lockstep
 from navlnn.rollout.pool import run_pool
-from navlnn.rollout.recorders import FlightRecorder, FrameRecorder
+from navlnn.rollout.recorders import AttentionRecorder, FlightRecorder, FrameRecorder
 
 RUNNER_STREAM = 1  # spawn key that separates a job's random numbers from the env's own (seeded by seed alone)
 _ENV_CACHE = 4  # envs a worker slot keeps open (one per scene x task x settings)
@@ -99,7 +99,10 @@ class FlyOptions:
     ``expert``: with a policy, the expert's label is kept at every state and its command flies
     with probability ``beta`` per step (DAgger); without one, the expert flies alone.
     ``perturb``/``timing``: the stress options of the frames the policy sees. ``record_images``,
-    ``record_state``, ``render``: keep the frames seen, the policy's state, the chase camera.
+    ``record_state``, ``render``, ``record_mask``: keep the frames seen, the policy's state, the
+    chase camera, the target's pixel mask. ``attention``: measure where the policy looks
+    (:class:`~navlnn.rollout.recorders.AttentionRecorder`; the flight is the same), its saliency
+    SSIM against ``attention_perturb`` when given, else against the frames as the policy saw them.
     """
 
     expert: Optional[ExpertFactory] = None
@@ -109,6 +112,9 @@ class FlyOptions:
     render: bool = False
     perturb: ImagePerturbation = ImagePerturbation()
     timing: FrameTiming = FrameTiming()
+    record_mask: bool = False
+    attention: bool = False
+    attention_perturb: Optional[ImagePerturbation] = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,24 @@ class Job:
     tags: tuple = ()
 
 
+_LATER_OPTIONS = ("record_mask", "attention", "attention_perturb")  # in a job's key only when set,
+# so that episodes saved before these options existed are still found (evaluations resume)
+
+
+class _RawText(str):
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _options_text(options: FlyOptions) -> str:
+    text = repr(options)
+    for name in _LATER_OPTIONS:
+        default = FlyOptions.__dataclass_fields__[name].default
+        if getattr(options, name) == default:
+            text = text.replace(f", {name}={default!r}", "")
+    return text
+
+
 def job_key(job: Job) -> str:
     """A short hash of everything that decides a job's flight (a checkpoint's file size and time included)."""
     stamp = ""
@@ -129,7 +153,7 @@ def job_key(job: Job) -> str:
     if path is not None and os.path.exists(path):
         st = os.stat(path)
         stamp = f"{st.st_size}:{st.st_mtime_ns}"
-    text = repr((job.policy, job.env, int(job.seed), job.options, tuple(job.tags), stamp))
+    text = repr((job.policy, job.env, int(job.seed), _RawText(_options_text(job.options)), tuple(job.tags), stamp))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -144,17 +168,20 @@ def make_actor(policy: Any, env: Any, seed: int, options: FlyOptions, expert: An
     return actor if expert is None else MixtureActor(actor, expert, options.beta, rng)
 
 
-def _recorders(options: FlyOptions, tags: Mapping) -> list:
+def _recorders(options: FlyOptions, tags: Mapping, policy: Any = None) -> list:
     out: list = [FlightRecorder(tags)]
-    if options.record_images or options.record_state or options.render:
-        out.append(FrameRecorder(options.record_images, options.render, options.record_state))
+    if options.record_images or options.record_state or options.render or options.record_mask:
+        out.append(FrameRecorder(options.record_images, options.render, options.record_state, options.record_mask))
+    if options.attention and policy is not None:
+        out.append(AttentionRecorder(policy, options.attention_perturb))
     return out
 
 
 def _flight(results: Mapping) -> Flight:
     flight = results["flight"]
-    for key, value in (results.get("frames") or {}).items():
-        setattr(flight, key, value)
+    for part in ("frames", "attention"):
+        for key, value in (results.get(part) or {}).items():
+            setattr(flight, key, value)
     return flight
 
 
@@ -163,7 +190,7 @@ def fly(policy: Any, env: Any, seed: int, options: FlyOptions = FlyOptions(), ex
     from navlnn.rollout.loop import rollout
 
     actor = make_actor(policy, env, seed, options, expert)
-    return _flight(rollout(env, actor, int(seed), _recorders(options, {})))
+    return _flight(rollout(env, actor, int(seed), _recorders(options, {}, policy)))
 
 
 class _Cache(OrderedDict):
@@ -215,7 +242,7 @@ class FlightWorker:
             opt = job.options
             expert = opt.expert(env) if opt.expert is not None else None
             actor = make_actor(policy, env, job.seed, opt, expert)
-            return Task(env, actor, int(job.seed), _recorders(opt, dict(job.tags)), key=index)
+            return Task(env, actor, int(job.seed), _recorders(opt, dict(job.tags), policy), key=index)
 
         lockstep(next_task, self.batch, lambda task: out.append((task.key, _flight(task.results))))
         return out

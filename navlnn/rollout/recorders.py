@@ -190,18 +190,22 @@ class FlightRecorder(Recorder):
 
 
 class FrameRecorder(Recorder):
-    """Images: the frames the policy saw, the chase camera (the env needs ``render_mode="rgb_array"``)
-    and the policy's state after each step (neuron traces). Its result maps ``images``, ``chase``
-    and ``policy_state`` to arrays (or None where not asked for or not available)."""
+    """Images: the frames the policy saw, the chase camera (the env needs ``render_mode="rgb_array"``),
+    the policy's state after each step (neuron traces) and the target's pixel mask in each frame.
+    Its result maps ``images``, ``chase``, ``policy_state`` and ``target_mask`` to arrays (or None
+    where not asked for or not available)."""
 
     name = "frames"
 
-    def __init__(self, images: bool = True, chase: bool = False, policy_state: bool = False) -> None:
-        self.want = {"images": images, "chase": chase, "policy_state": policy_state}
+    def __init__(self, images: bool = True, chase: bool = False, policy_state: bool = False,
+                 target_mask: bool = False) -> None:
+        self.want = {"images": images, "chase": chase, "policy_state": policy_state, "target_mask": target_mask}
 
     def start(self, env: Any, seed: int, obs: Any, info: Mapping) -> None:
         self.env = env
         self.kept: dict[str, list] = {k: [] for k in self.want}
+        if self.want["target_mask"]:
+            env.unwrapped.track_target_mask = True  # each frame's mask from its own render
         self._render()
 
     def _render(self) -> None:
@@ -213,13 +217,67 @@ class FrameRecorder(Recorder):
             self.kept["images"].append(np.asarray(decision.frame, np.uint8))
         if self.want["policy_state"] and decision.policy_state is not None:
             self.kept["policy_state"].append(decision.policy_state[0].float().cpu().numpy().copy())
+        if self.want["target_mask"]:
+            self.kept["target_mask"].append(self.env.unwrapped.target_mask())
 
     def after(self, obs: Any, reward: float, info: Mapping) -> None:
         self._render()
 
     def finish(self, env: Any, info: Mapping, outcome: str) -> dict[str, Optional[np.ndarray]]:
+        if self.want["target_mask"]:
+            env.unwrapped.track_target_mask = False
         self.env = None
         k = self.kept
         return {"images": np.stack(k["images"]) if k["images"] else None,
                 "chase": np.stack(k["chase"]) if k["chase"] and k["chase"][0] is not None else None,
-                "policy_state": np.stack(k["policy_state"]) if k["policy_state"] else None}
+                "policy_state": np.stack(k["policy_state"]) if k["policy_state"] else None,
+                "target_mask": np.stack(k["target_mask"]) if k["target_mask"] else None}
+
+
+ATTENTION_STREAM = 2  # spawn key of the random numbers of the attention probe's own perturbation
+
+
+class AttentionRecorder(Recorder):
+    """Where the policy looks, per step: ``target_attention`` and ``saliency_ssim`` (see
+    :mod:`navlnn.evaluation.saliency`), on the steps whose frame reached the policy.
+
+    ``target_attention`` is measured on the clean onboard frame (the target's pixel mask comes
+    from the env, :meth:`envs.drone_nav.DroneNavEnv.target_mask`, in that frame's geometry);
+    ``saliency_ssim`` compares the clean frame's saliency with the saliency of the frame as the
+    policy saw it (the evaluation's image stress), or, with ``perturb``, of the clean frame
+    perturbed by it (random numbers from ``default_rng([seed, ATTENTION_STREAM])``, apart from the
+    episode's own). The policy is called beside the flight, never instead of it: the episode is
+    the same with or without this recorder. Its result maps both names to ``(T,)`` float arrays
+    (NaN where not measured: frame dropped, target not seen, no saliency).
+    """
+
+    name = "attention"
+
+    def __init__(self, policy: Any, perturb: Any = None) -> None:
+        self.policy, self.perturb = policy, perturb
+
+    def start(self, env: Any, seed: int, obs: Any, info: Mapping) -> None:
+        self.env = env.unwrapped
+        self.env.track_target_mask = True  # the mask of each frame from its own render (no extra render)
+        self.rng = np.random.default_rng([int(seed), ATTENTION_STREAM]) if self.perturb is not None else None
+        self.kept: dict[str, list[float]] = {"target_attention": [], "saliency_ssim": []}
+
+    def step(self, obs: Any, info: Mapping, decision: Decision) -> None:
+        from navlnn.evaluation.saliency import saliency_maps, saliency_ssim, target_attention
+        from navlnn.rollout.actors import image_of
+
+        if not decision.frame_used:
+            for values in self.kept.values():
+                values.append(math.nan)
+            return
+        clean = np.asarray(image_of(obs), np.uint8)
+        seen = self.perturb(clean, self.rng) if self.perturb is not None else np.asarray(decision.frame, np.uint8)
+        same = seen is clean or np.array_equal(seen, clean)
+        maps = saliency_maps(self.policy, clean[None] if same else np.stack([clean, seen]), scale=False)
+        self.kept["target_attention"].append(target_attention(maps[0], self.env.target_mask()))
+        self.kept["saliency_ssim"].append(1.0 if same else saliency_ssim(maps[0], maps[1]))
+
+    def finish(self, env: Any, info: Mapping, outcome: str) -> dict[str, np.ndarray]:
+        self.env.track_target_mask = False
+        self.env = None
+        return {k: np.asarray(v, np.float64) for k, v in self.kept.items()}
