@@ -14,6 +14,10 @@ and writes into the results folder:
 - ``success.png``: bars with the pooled interval and a dot per seed; ``success_grid.png``: the
   same rates as a grid.
 - ``meta.json``: the machine, the versions and the evaluation settings.
+- ``attention.csv`` and ``attention.png`` when the evaluation measured attention
+  (``eval.attention=true``): per model and scene, the mean ``target_attention`` (saliency on the
+  target over chance) and ``saliency_ssim`` with 95% bootstrap intervals over episodes, seeds
+  pooled; their tables go into ``table.md`` beside the success table.
 - ``trajectories-<scene>.png`` (top views of the first seeds, every model's seed-0 policy) and
   ``poster-<run>.png`` (a frame of each video), copied from the run folder; ``fall-frame.png``,
   a frame of the ``ncp_cfc`` fall video with its saliency.
@@ -181,6 +185,96 @@ def rate_table(cells: list[dict], models: list[str], scenes: list[str], key: str
     return head + "\n".join(lines) + "\n"
 
 
+ATTENTION = ("target_attention", "saliency_ssim")  # the evaluation's attention columns
+
+
+def _number(value: str) -> float:
+    """A CSV number (an empty cell: NaN)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def has_attention(rows: list[dict]) -> bool:
+    """Whether the evaluation measured attention (a finite ``target_attention`` in some row)."""
+    return any(math.isfinite(_number(r.get("target_attention"))) for r in rows)
+
+
+def attention_cells(rows: list[dict], models: list[str], scenes: list[str], resamples: int = 2000,
+                    seed: int = 0) -> list[dict]:
+    """Mean ``target_attention`` and ``saliency_ssim`` per model and scene (seeds pooled), with
+    percentile bootstrap intervals over the episodes that have them."""
+    out = []
+    for m in models:
+        for s in scenes:
+            cell = [r for r in rows if r["model"] == m and r["scene"] == s]
+            if not cell:
+                continue
+            row: dict = {"model": m, "scene": s, "episodes": len(cell)}
+            for name in ATTENTION:
+                values = [v for v in (_number(r.get(name)) for r in cell) if math.isfinite(v)]
+                lo, hi = bootstrap_interval(values, LEVEL, resamples, seed)
+                row.update({name: float(np.mean(values)) if values else math.nan, f"{name}_low": lo,
+                            f"{name}_high": hi, f"{name}_episodes": len(values)})
+            out.append(row)
+    return out
+
+
+def attention_table(cells: list[dict], models: list[str], scenes: list[str], key: str, fmt: str = ".1f") -> str:
+    """Markdown: one attention figure (mean [interval]) per model and scene."""
+    head = "| model | " + " | ".join(scenes) + " |\n|---|" + "---:|" * len(scenes) + "\n"
+    lines = []
+    for m in models:
+        vals = []
+        for s in scenes:
+            c = next((c for c in cells if c["model"] == m and c["scene"] == s), None)
+            if c is None or not math.isfinite(c[key]):
+                vals.append("-")
+                continue
+            vals.append(f"{format(c[key], fmt)} [{format(c[key + '_low'], fmt)}, {format(c[key + '_high'], fmt)}]")
+        lines.append("| " + " | ".join([m, *vals]) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def attention_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str]) -> None:
+    """Two panels of grouped bars (mean, 95% bootstrap interval): target attention (log scale,
+    chance marked) and saliency SSIM."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / len(models)
+    colors = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 1.7 * len(scenes)), 6.4), constrained_layout=True)
+    for ax, key, label in ((axes[0], "target_attention", "target attention (x chance)"),
+                           (axes[1], "saliency_ssim", "saliency SSIM")):
+        for i, m in enumerate(models):
+            for j, s in enumerate(scenes):
+                c = next((c for c in cells if c["model"] == m and c["scene"] == s), None)
+                if c is None or not math.isfinite(c[key]):
+                    continue
+                x = j + (i - (len(models) - 1) / 2) * width
+                ax.bar(x, c[key], width * 0.9, color=colors(i), label=m if j == 0 else None,
+                       yerr=[[c[key] - c[key + "_low"]], [c[key + "_high"] - c[key]]], capsize=2,
+                       error_kw={"elinewidth": 0.8, "ecolor": "0.25"})
+        ax.set_xticks(range(len(scenes)))
+        ax.set_xticklabels(scenes)
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+        if key == "target_attention":
+            ax.set_yscale("log")
+            ax.axhline(1.0, color="0.3", lw=0.9, ls="--")
+            ax.set_title("where the policy looks: VisualBackProp saliency on the sign over chance (dashed: 1 = chance), "
+                         "and its SSIM under the evaluation's perturbation; 95% bootstrap intervals over episodes",
+                         fontsize=8.5, wrap=True)
+    axes[1].set_ylim(0, 1.02)
+    axes[1].legend(fontsize=8, ncol=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def training_rows(run: Path, models: list[str]) -> list[dict]:
     """Best validation loss and epochs of every training run found under ``run/train``."""
     from navlnn.nn.checkpoint import read_checkpoint
@@ -325,6 +419,19 @@ def main() -> None:
             f"Success of `{reference}` minus each other head (percentage points), paired by layout: each "
             f"layout's success averaged over a head's seeds, 95% bootstrap interval over layouts:", "",
             difference_table(diffs, models, scenes)]
+    if has_attention(rows):
+        attention = attention_cells(rows, models, scenes)
+        write_csv(args.results / "attention.csv", attention)
+        attention_chart(args.results / "attention.png", attention, models, scenes)
+        text += ["Where the policies look (`navlnn eval eval.attention=true`): target attention, the share of the "
+                 "VisualBackProp saliency on the sign's pixels over the share of the image they cover (1 = chance), "
+                 "mean over the frames the sign is seen in, then over episodes (seeds pooled), 95% bootstrap "
+                 "interval over episodes:", "", attention_table(attention, models, scenes, "target_attention"),
+                 "Saliency SSIM: the structural similarity of each frame's saliency and that of the same frame "
+                 f"perturbed (stress: {eval_meta.get('stress')}; "
+                 f"attention_stress: {((eval_meta.get('settings') or {}).get('eval') or {}).get('attention_stress')}), "
+                 "mean over frames, then episodes:", "",
+                 attention_table(attention, models, scenes, "saliency_ssim", ".3f")]
     if ablation:
         text += ["Fall colour ablation: success (%) in fall, in fall with summer's green ground, and in fall with "
                  "summer's green crowns and bushes (same layouts, light, sky and trunks), seeds pooled, Wilson 95 %:",

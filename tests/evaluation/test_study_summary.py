@@ -113,3 +113,27 @@ def test_fall_colour_ablation_table(summarize, tmp_path, monkeypatch):
     assert got == {"fall": 0.0, "fall_green_ground": 0.5, "fall_green_crowns": 1.0}
     assert (out / "fall_colours.png").stat().st_size > 0
     assert "| fall | fall_green_ground | fall_green_crowns |" in (out / "table.md").read_text()
+
+
+def test_attention_table_and_chart_when_the_evaluation_measured_it(summarize, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    data = rows("ncp_cfc", 0, "summer", "sss") + rows("ncp_cfc", 0, "fall", "sc") + rows("lstm", 0, "summer", "ss")
+    for r, (att, ssim) in zip(data, [(40.0, 0.99), (60.0, 0.97), ("", 0.98), (8.0, 0.9), (4.0, 0.8),
+                                     (2.0, 0.5), (1.0, 0.7)]):
+        r["target_attention"], r["saliency_ssim"] = att, ssim
+    write_episodes(run / "eval", data)
+    (run / "eval" / "eval.json").write_text(json.dumps({"seeds": [1, 2, 3], "stress": "noise=0.05"}))
+    cells = summarize.attention_cells(data, ["ncp_cfc", "lstm"], ["summer", "fall"], resamples=300)
+    summer = cells[0]
+    assert summer["target_attention"] == pytest.approx(50.0) and summer["target_attention_episodes"] == 2
+    assert summer["target_attention_low"] <= 50.0 <= summer["target_attention_high"]
+    assert summer["saliency_ssim"] == pytest.approx((0.99 + 0.97 + 0.98) / 3)
+    table = summarize.attention_table(cells, ["ncp_cfc", "lstm"], ["summer", "fall"], "target_attention")
+    assert "| ncp_cfc | 50.0 [40.0, 60.0] | 6.0 [4.0, 8.0] |" in table
+    assert table.splitlines()[-1].endswith("| - |")  # lstm did not fly fall
+    out = tmp_path / "results"
+    monkeypatch.setattr("sys.argv", ["summarize.py", str(run), str(out)])
+    summarize.main()
+    assert (out / "attention.png").stat().st_size > 0 and (out / "attention.csv").stat().st_size > 0
+    assert "Where the policies look" in (out / "table.md").read_text()
+    assert not summarize.has_attention(rows("cnn", 0, "summer", "ss"))  # no columns: no attention part
