@@ -242,3 +242,17 @@ def test_props_carry_their_own_look_and_solids():
     solids = props_obstacles([plate])
     assert solids.distance(plate.center) < 0 and solids.distance(plate.center + np.array([0, 0, 1.0])) > 0
     assert plate.reach == pytest.approx(0.6)
+
+
+def test_reset_on_a_built_scene_keeps_its_props_once():
+    env = DroneNavEnv(scene="summer", task="hike", camera={"width": 48, "height": 36})
+    try:
+        first, _ = env.reset(seed=2)
+        solids = len(env.scene.obstacles)
+        again, _ = env.reset(seed=2)  # the scene of seed 2 is kept: props neither lost nor added twice
+        np.testing.assert_array_equal(first, again)
+        assert len(env.scene.obstacles) == solids
+        for prop in env.episode.props:
+            assert env.scene.obstacles.distance(prop.center) < 0
+    finally:
+        env.close()
