@@ -269,3 +269,23 @@ def test_an_evaluation_with_attention_writes_the_columns_and_summary(tmp_path):
     with pytest.raises(ValueError, match="attention_stress.noise must be >= 0"):
         plan(str(TRAINED), ["summer"], ["fly_to_target"], 1, 0, {"name": "cf2x"}, None, {}, attention=True,
              attention_stress={"noise": -1})
+
+
+@pytest.mark.e2e
+def test_navlnn_eval_attention_true_writes_the_columns(tmp_path):
+    import csv
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "navlnn.cli", "eval", f"checkpoint={TRAINED}", "scenes=[summer]",
+                             "task=fly_to_target", "task.time_limit_s=1", "episodes=2", "workers=1", "progress=false",
+                             "logger.mode=disabled", "eval.plot_episodes=0", "eval.reference_expert=false",
+                             "eval.attention=true", "eval.stress.image.noise=0.05", f"hydra.run.dir={run_dir}"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(run_dir / "episodes.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    assert all(math.isfinite(float(r["target_attention"])) and 0 < float(r["saliency_ssim"]) < 1 for r in rows)
+    assert "saliency SSIM" in (run_dir / "summary.md").read_text()
