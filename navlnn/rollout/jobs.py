@@ -138,7 +138,7 @@ class _RawText(str):
 
 
 def _options_text(options: FlyOptions) -> str:
-    text = repr(options)
+    text = repr(options).replace("ImagePerturbation(roll_deg=0.0, ", "ImagePerturbation(")  # roll came later too
     for name in _LATER_OPTIONS:
         default = FlyOptions.__dataclass_fields__[name].default
         if getattr(options, name) == default:

@@ -289,3 +289,16 @@ def test_navlnn_eval_attention_true_writes_the_columns(tmp_path):
     assert len(rows) == 2
     assert all(math.isfinite(float(r["target_attention"])) and 0 < float(r["saliency_ssim"]) < 1 for r in rows)
     assert "saliency SSIM" in (run_dir / "summary.md").read_text()
+
+
+def test_job_keys_without_the_later_options_are_those_saved_episodes_carry():
+    from navlnn.rollout.jobs import job_key
+
+    job = Job(CheckpointPolicy("x.pt"), EnvFactory.of(scene="summer"), 5,
+              FlyOptions(perturb=ImagePerturbation(noise=0.1), beta=0.3), (("a", 1),))
+    assert job_key(job) == "8277fb8a1d14bb45de8b"  # the key before attention and camera roll existed
+    on = Job(job.policy, job.env, job.seed, FlyOptions(perturb=ImagePerturbation(noise=0.1), beta=0.3, attention=True),
+             job.tags)
+    rolled = Job(job.policy, job.env, job.seed, FlyOptions(perturb=ImagePerturbation(noise=0.1, roll_deg=5.0), beta=0.3),
+                 job.tags)
+    assert len({job_key(job), job_key(on), job_key(rolled)}) == 3
