@@ -1,7 +1,7 @@
 """Neural-network parts of navlnn: NCP wirings and the liquid CfC / LTC sequence modules.
 
 The names of ``ncps.torch`` and ``ncps.wirings`` are here too, so code written for ncps runs on
-navlnn with its import lines changed (see the README's "Switching from ncps").
+navlnn with its import lines changed (see "Switching from ncps" in docs/liquid-core.md).
 """
 
 from navlnn.nn import wirings

@@ -23,7 +23,7 @@ from synthetic_windows import HW as SMALL_HW, NO_AUGMENT, Windows, small_policy 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 HEADS = ["ltc", "cfc_mixed", "gru_ode", "ctrnn", "tcn"]
 HW = (36, 64)
-# head parameters at the default trunk (32 features) and 4 actions: the README's table
+# head parameters at the default trunk (32 features) and 4 actions: the table in docs/policies.md
 HEAD_PARAMETERS = {"ltc": 9_150, "cfc_mixed": 22_380, "gru_ode": 18_884, "ctrnn": 6_532, "tcn": 22_084}
 
 
