@@ -44,21 +44,28 @@ checkpoints() {  # the best checkpoint of every trained run, as a Hydra list
 }
 
 if has collect; then
+  T0=$SECONDS
   stamp "collect: $EPISODES summer episodes"
   $NAVLNN collect scene=summer task=fly_to_target episodes="$EPISODES" seed=0 data="$OUT/data" \
     progress=false hydra.run.dir="$OUT/collect"
+  stamp "collect took $((SECONDS - T0)) s"
 fi
 if has train; then
+  T0=$SECONDS
   stamp "train: models $MODELS x seeds $SEEDS (one Hydra multirun)"
   $NAVLNN train -m data="$OUT/data" model="$MODELS" seed="$SEEDS" train.epochs="$EPOCHS" \
     train.stride="$STRIDE" logger.mode=offline progress=false hydra.sweep.dir="$OUT/train"
+  stamp "train took $((SECONDS - T0)) s"
 fi
 if has eval; then
+  T0=$SECONDS
   stamp "eval: $SCENES x $EVAL_EPISODES episodes per checkpoint"
   $NAVLNN eval checkpoint="$(checkpoints)" scenes="$SCENES" tasks=[fly_to_target] \
     episodes="$EVAL_EPISODES" logger.mode=offline progress=false hydra.run.dir="$OUT/eval"
+  stamp "eval took $((SECONDS - T0)) s"
 fi
 if has fall_colours; then
+  T0=$SECONDS
   # Which of fall's colours breaks the policies? Fall with summer's green ground, and fall with
   # summer's green crowns (layout, light, sky and trunks stay fall's); the eval's first layouts.
   stamp "fall colour ablation: green ground, green crowns"
@@ -69,8 +76,10 @@ if has fall_colours; then
     "scene.trees.birch=$SUMMER_BIRCH" "scene.bushes=$SUMMER_BUSHES" +scene.label=fall_green_crowns \
     tasks=[fly_to_target] episodes="$ABLATION_EPISODES" eval.reference_expert=false \
     logger.mode=offline progress=false hydra.run.dir="$OUT/eval_fall_green_crowns"
+  stamp "fall_colours took $((SECONDS - T0)) s"
 fi
 if has video; then
+  T0=$SECONDS
   for m in ncp_cfc lstm; do
     stamp "video: $m seed 0 in $VIDEO_SCENES"
     $NAVLNN video checkpoint="$OUT/train/$m-seed0/checkpoints/best.pt" scenes="$VIDEO_SCENES" \
@@ -79,9 +88,12 @@ if has video; then
   stamp "video: ncp_cfc seed 0, the first $FALL_EPISODES fall episodes (where the heads fail most)"
   $NAVLNN video checkpoint="$OUT/train/ncp_cfc-seed0/checkpoints/best.pt" scenes=[fall] episodes="$FALL_EPISODES" \
     logger.mode=offline hydra.run.dir="$OUT/video/ncp_cfc-seed0-fall"
+  stamp "video took $((SECONDS - T0)) s"
 fi
 if has summary; then
+  T0=$SECONDS
   stamp "summary -> $RESULTS"
   python experiments/ood_seasons/summarize.py "$OUT" "$RESULTS"
+  stamp "summary took $((SECONDS - T0)) s"
 fi
-stamp done
+stamp "done in $((SECONDS / 60)) min"
