@@ -15,6 +15,7 @@ navlnn uses the PyTorch recurrence and says so once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import sys
@@ -43,6 +44,16 @@ def disabled() -> Iterator[None]:
         _enabled = previous
 
 
+def extension_name(source: Path = _SOURCE) -> str:
+    """The compiled extension's name, one per source file location.
+
+    torch builds an extension in a folder named after it and reruns its build when the source's
+    path changes; with one name for all, two checkouts (or a checkout and an installed wheel) on one
+    machine would rebuild each other's kernels, a minute each time a process loads them.
+    """
+    return "navlnn_liquid_kernels_" + hashlib.sha1(str(source).encode()).hexdigest()[:10]
+
+
 def load_kernels() -> Optional[ModuleType]:
     """The compiled extension, building it on first call; None if unavailable (reason warned once)
     or inside :func:`disabled`."""
@@ -61,7 +72,7 @@ def load_kernels() -> Optional[ModuleType]:
     try:
         from torch.utils.cpp_extension import load
 
-        _module = load(name="navlnn_liquid_kernels", sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
+        _module = load(name=extension_name(), sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
     except Exception as exc:  # no compiler, no ninja, headers missing: fall back, loudly once
         _failed = True
         warnings.warn(

@@ -299,3 +299,11 @@ def test_effective_parameter_count_excludes_absent_synapses():
     synapses = ltc.wiring.synapse_count + ltc.wiring.sensory_synapse_count
     # 3 per-neuron params, 4 per synapse, input and output affine maps
     assert ltc.effective_parameter_count() == 3 * 20 + 4 * synapses + 2 * 6 + 2 * 4
+
+
+def test_extension_name_is_one_per_source_location():
+    from pathlib import Path
+
+    a, b = Path("/one/checkout/liquid_kernels.cpp"), Path("/another/checkout/liquid_kernels.cpp")
+    assert kernels.extension_name(a) == kernels.extension_name(a) != kernels.extension_name(b)
+    assert kernels.extension_name(a).isidentifier()  # it becomes the C++ module's name
