@@ -202,22 +202,11 @@ class Wiring:
         """Rebuild a generic wiring, matrices included, from :meth:`get_config` output (ncps's or ours)."""
         wiring = Wiring(config["units"], config.get("output_dim"))
         if config.get("adjacency_matrix") is not None:
-            adjacency = np.asarray(config["adjacency_matrix"], dtype=np.int32)
-            if adjacency.shape != wiring.adjacency_matrix.shape:
-                raise ValueError(
-                    f"adjacency_matrix has shape {adjacency.shape}, expected {wiring.adjacency_matrix.shape}"
-                )
-            wiring.adjacency_matrix = adjacency
+            _set_matrix(wiring, "adjacency_matrix", config["adjacency_matrix"])
         if config.get("input_dim") is not None:
             wiring.set_input_dim(int(config["input_dim"]))
             if config.get("sensory_adjacency_matrix") is not None:
-                sensory = np.asarray(config["sensory_adjacency_matrix"], dtype=np.int32)
-                if sensory.shape != wiring.sensory_adjacency_matrix.shape:
-                    raise ValueError(
-                        f"sensory_adjacency_matrix has shape {sensory.shape}, "
-                        f"expected {wiring.sensory_adjacency_matrix.shape}"
-                    )
-                wiring.sensory_adjacency_matrix = sensory
+                _set_matrix(wiring, "sensory_adjacency_matrix", config["sensory_adjacency_matrix"])
         return wiring
 
     def get_graph(self, include_sensory_neurons: bool = True):
@@ -636,20 +625,20 @@ def wiring_from_dict(data: dict[str, Any]) -> Wiring:
     if kind not in _KINDS:
         raise ValueError(f"unknown wiring kind '{kind}'; valid kinds: {sorted(_KINDS)}")
     wiring = _KINDS[kind](**params)
-    if adjacency.shape != wiring.adjacency_matrix.shape:
-        raise ValueError(
-            f"adjacency_matrix has shape {adjacency.shape}, expected {wiring.adjacency_matrix.shape} for {kind}({params})"
-        )
-    wiring.adjacency_matrix = adjacency
+    _set_matrix(wiring, "adjacency_matrix", adjacency, f" for {kind}({params})")
     if data.get("input_dim") is not None:
         wiring.set_input_dim(int(data["input_dim"]))
-        sensory = np.asarray(data["sensory_adjacency_matrix"], dtype=np.int32)
-        if sensory.shape != wiring.sensory_adjacency_matrix.shape:
-            raise ValueError(
-                f"sensory_adjacency_matrix has shape {sensory.shape}, expected {wiring.sensory_adjacency_matrix.shape}"
-            )
-        wiring.sensory_adjacency_matrix = sensory
+        _set_matrix(wiring, "sensory_adjacency_matrix", data["sensory_adjacency_matrix"])
     return wiring
+
+
+def _set_matrix(wiring: Wiring, name: str, values: Any, context: str = "") -> None:
+    """Put ``values`` (ints) in place of the wiring's matrix ``name``; it must have that matrix's shape."""
+    matrix = np.asarray(values, dtype=np.int32)
+    expected = getattr(wiring, name).shape
+    if matrix.shape != expected:
+        raise ValueError(f"{name} has shape {matrix.shape}, expected {expected}{context}")
+    setattr(wiring, name, matrix)
 
 
 def is_ncps_wiring(obj: Any) -> bool:
