@@ -30,6 +30,7 @@ from navlnn.nn.recurrences import CfCRecurrence
 from navlnn.nn.sequence import (
     MixedMemory,
     batch_major,
+    caller_layout,
     cached_until_params_change,
     check_same_wiring,
     merge_state,
@@ -426,10 +427,7 @@ class CfC(nn.Module):
         x, timespans = batch_major(x, timespans, self.batch_first)
         ys, state, batched = self._run(x, state, timespans, [])
         y = self.fc(ys) if self.return_sequences else self.fc(ys[:, -1])
-        if not batched:
-            y, state = y.squeeze(0), state.squeeze(0)
-        elif self.return_sequences and not self.batch_first:
-            y = y.transpose(0, 1)
+        y, state = caller_layout(y, state, batched, self.return_sequences, self.batch_first)
         if not torch.jit.is_scripting():
             if as_tuple:
                 return y, split_state(state, self.hidden_size)

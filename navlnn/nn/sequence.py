@@ -113,6 +113,17 @@ def batch_major(x: Tensor, timespans: Optional[Tensor], batch_first: bool) -> Tu
     return x.transpose(0, 1), timespans
 
 
+def caller_layout(y: Tensor, state: Tensor, batched: bool, return_sequences: bool,
+                  batch_first: bool) -> Tuple[Tensor, Tensor]:
+    """Outputs back in the caller's layout: unbatched input gives unbatched ``(y, state)``, and a
+    time-major call gets its output sequence time-major (the inverse of :func:`batch_major`)."""
+    if not batched:
+        return y.squeeze(0), state.squeeze(0)
+    if return_sequences and not batch_first:
+        return y.transpose(0, 1), state
+    return y, state
+
+
 class MixedMemory(nn.Module):
     """The LSTM memory cell that ncps's ``mixed_memory=True`` runs before each liquid step.
 
