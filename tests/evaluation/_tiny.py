@@ -1,12 +1,18 @@
-"""Small policies and settings for the evaluation tests: a 64x36 camera, short episodes."""
+"""Small policies, settings and fixtures for the evaluation and rollout tests: a 64x36 camera, short episodes.
+
+The fixtures are used through each folder's conftest.py, which imports them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 
+from navlnn.nn.checkpoint import save_checkpoint
 from navlnn.nn.policy import build_policy
+from navlnn.rollout.jobs import EnvFactory
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 HW = (36, 64)
@@ -20,3 +26,20 @@ def tiny_policy(model: str = "ncp_cfc", hw: tuple[int, int] = HW):
     policy = build_policy(cfg.model, hw)
     policy.eval()
     return policy
+
+
+@pytest.fixture(scope="session")
+def env_factory() -> EnvFactory:
+    return EnvFactory.of(task=SHORT_TASK, camera=CAMERA)
+
+
+@pytest.fixture(scope="module")
+def env(env_factory):
+    env = env_factory()
+    yield env
+    env.close()
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", tiny_policy())
