@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-
 TESTS = Path(__file__).resolve().parents[1]
 for helper in ("evaluation", "data"):  # _tiny (small policies, short task) and _demos (a small collection spec)
     if str(TESTS / helper) not in sys.path:
