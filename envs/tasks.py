@@ -62,14 +62,8 @@ class Task:
     def _first(self, rng: np.random.Generator, half: float) -> Episode:
         """Target anywhere it fits; drone in front of it, looking at it with an offset."""
         c = self.cfg
-        clear = c["clearance"]
-        margin = self._max_distance() + float(clear["start"]) + 1.0
-        if margin >= half:
-            raise ValueError(f"task '{self.name}': distance {self._max_distance()} m does not fit in the "
-                             f"{2 * half:.0f} m area; use a shorter distance.")
-        yaw = float(rng.uniform(-math.pi, math.pi))
-        center = np.array([*rng.uniform(-(half - margin), half - margin, size=2), self.target_height])
-        target = TargetPose(center, yaw)
+        target = self._target_in_area(rng, half)
+        center = target.pos_world
         dist = _u(rng, c["distance"])
         lateral = _u(rng, c["lateral_offset"])
         facing = target.facing
@@ -81,6 +75,16 @@ class Task:
         episode = Episode(start, start_yaw, [target])
         self._keep(episode, start, target)
         return episode
+
+    def _target_in_area(self, rng: np.random.Generator, half: float) -> TargetPose:
+        """A target anywhere in the area, far enough from its edge for a start at the task's distance."""
+        margin = self._max_distance() + float(self.cfg["clearance"]["start"]) + 1.0
+        if margin >= half:
+            raise ValueError(f"task '{self.name}': distance {self._max_distance()} m does not fit in the "
+                             f"{2 * half:.0f} m area; use a shorter distance.")
+        yaw = float(rng.uniform(-math.pi, math.pi))
+        center = np.array([*rng.uniform(-(half - margin), half - margin, size=2), self.target_height])
+        return TargetPose(center, yaw)
 
     def _keep(self, episode: Episode, frm: np.ndarray, target: TargetPose) -> None:
         """Keep the start, the target and the straight way between them free."""
@@ -185,15 +189,8 @@ class Rotation(Task):
 
     def sample(self, rng: np.random.Generator, area_half_size: float) -> Episode:
         c = self.cfg
-        clear = c["clearance"]
-        margin = self._max_distance() + float(clear["start"]) + 1.0
-        if margin >= area_half_size:
-            raise ValueError(f"task '{self.name}': distance {self._max_distance()} m does not fit in the "
-                             f"{2 * area_half_size:.0f} m area; use a shorter distance.")
-        yaw = float(rng.uniform(-math.pi, math.pi))
-        lim = area_half_size - margin
-        center = np.array([*rng.uniform(-lim, lim, size=2), self.target_height])
-        target = TargetPose(center, yaw)
+        target = self._target_in_area(rng, area_half_size)
+        center, yaw = target.pos_world, target.yaw
         rotation = math.radians(_u(rng, c["rotation_deg"]))
         start = center + _dir(yaw - rotation) * _u(rng, c["distance"])  # the sign faces `rotation` away from it
         start[2] = _u(rng, c["altitude"])
