@@ -1,5 +1,5 @@
 """The MIT comparison heads (dense LTC, mixed-memory CfC, GRU-ODE, CT-RNN, TCN): stepping against
-the sequence call, the ODEs and the TCN's buffer, gradients, sizes, ONNX, checkpoints, training."""
+the sequence call, the ODEs and the TCN's buffer, gradients, sizes, checkpoints, training (ONNX parity: tests/nn/test_policy.py)."""
 
 from __future__ import annotations
 
@@ -227,30 +227,6 @@ def test_unknown_keys_of_the_new_heads_are_refused(name, key):
     config["head"][key] = 1
     with pytest.raises(UnsafeConfig, match=rf"model\.head\.{key}: unknown key"):
         check_model_config(config)
-
-
-@pytest.mark.parametrize("name", HEADS)
-def test_onnx_policy_step_matches_torch(name, tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from navlnn.nn.export import export_policy_onnx
-
-    policy = _policy(name)
-    path = export_policy_onnx(policy, tmp_path / "policy.onnx")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    assert [o.name for o in session.get_outputs()] == ["action", "state_out"]
-    gen = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (3, 4, *HW, 3), dtype=torch.uint8, generator=gen)
-    dt = (1 / 15) * (0.5 + torch.rand(3, 4, generator=gen))
-    state_t = torch.zeros(3, policy.state_size)
-    state_o = state_t.numpy()
-    for t in range(4):  # closed loop, the state fed back, a batch size other than the exported one
-        with torch.no_grad():
-            action_t, state_t = policy.step(images[:, t], state_t, dt[:, t])
-        action_o, state_o = session.run(None, {"image": images[:, t].numpy(), "state": state_o,
-                                               "dt": dt[:, t:t + 1].numpy()})
-        np.testing.assert_allclose(action_o, action_t.numpy(), atol=1e-4, rtol=0)
-        np.testing.assert_allclose(state_o, state_t.numpy(), atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("name", HEADS)

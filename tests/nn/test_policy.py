@@ -96,7 +96,7 @@ def test_checkpoint_round_trip_weights_only(name, tmp_path):
         torch.testing.assert_close(rebuilt(images, dt)[0], policy(images, dt)[0])
 
 
-@pytest.mark.parametrize("name", ["ncp_cfc", "ncp_ltc", "lstm", "cnn"])
+@pytest.mark.parametrize("name", ["ncp_cfc", "ncp_ltc", "lstm", "cnn", "ltc", "cfc_mixed", "gru_ode", "ctrnn", "tcn"])
 def test_onnx_policy_step_matches_torch(name, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
@@ -105,10 +105,11 @@ def test_onnx_policy_step_matches_torch(name, tmp_path):
     policy = _policy(name)
     path = export_policy_onnx(policy, tmp_path / "policy.onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    images, dt = _frames(3, 3)
+    assert [o.name for o in session.get_outputs()] == ["action", "state_out"]
+    images, dt = _frames(3, 4)
     state_t = torch.zeros(3, policy.state_size)
     state_o = state_t.numpy()
-    for t in range(3):
+    for t in range(4):  # closed loop, the state fed back, a batch size other than the exported one
         with torch.no_grad():
             action_t, state_t = policy.step(images[:, t], state_t, dt[:, t])
         action_o, state_o = session.run(None, {"image": images[:, t].numpy(), "state": state_o,
