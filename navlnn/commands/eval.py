@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -18,19 +17,16 @@ def run(cfg: DictConfig) -> list[Path]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     settings = config["eval"]
-    try:
-        scenes, tasks = chosen(config, "scene", "scenes"), chosen(config, "task", "tasks")
-        the_plan = plan(config["checkpoint"], scenes, tasks, int(cfg.episodes), int(cfg.seed),
-                        config["drone"], config.get("expert"), settings.get("stress") or {},
-                        bool(cfg.match_camera), bool(settings["reference_expert"]),
-                        bool(settings.get("attention", False)), settings.get("attention_stress"))
-        check_env_fits(the_plan)
-        shard = parse_shard(cfg.get("shard"))
-        batch = int(cfg.get("batch") or 1)
-        if batch < 1:
-            raise BadInput(f"batch: envs stepped together per worker, at least 1; got {batch}")
-    except BadInput as exc:
-        sys.exit(f"navlnn eval: {exc}")
+    scenes, tasks = chosen(config, "scene", "scenes"), chosen(config, "task", "tasks")
+    the_plan = plan(config["checkpoint"], scenes, tasks, int(cfg.episodes), int(cfg.seed),
+                    config["drone"], config.get("expert"), settings.get("stress") or {},
+                    bool(cfg.match_camera), bool(settings["reference_expert"]),
+                    bool(settings.get("attention", False)), settings.get("attention_stress"))
+    check_env_fits(the_plan)
+    shard = parse_shard(cfg.get("shard"))
+    batch = int(cfg.get("batch") or 1)
+    if batch < 1:
+        raise BadInput(f"batch: envs stepped together per worker, at least 1; got {batch}")
     workers = default_workers() if cfg.workers is None else int(cfg.workers)
     cells = len(the_plan.models) * len(the_plan.scenes) * len(the_plan.tasks)
     print(f"evaluating {len(the_plan.models)} checkpoint(s) x {len(the_plan.scenes)} scene(s) x "

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from navlnn.evaluation.evaluate import BadInput, write_report
+from navlnn.evaluation.evaluate import write_report
 from navlnn.evaluation.shards import merge
 
 
@@ -17,10 +16,7 @@ def run(cfg: DictConfig) -> list[Path]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     shards = config["shards"]
-    try:
-        result, settings = merge([shards] if isinstance(shards, str) else list(shards))
-    except BadInput as exc:
-        sys.exit(f"navlnn eval-merge: {exc}")
+    result, settings = merge([shards] if isinstance(shards, str) else list(shards))
     ev = settings["eval"]
     written = write_report(result, run_dir, float(ev["level"]), int(ev["plot_episodes"]), int(ev["plot_columns"]),
                            int(ev["dpi"]), settings=settings)
