@@ -45,7 +45,8 @@ def _windows(folders: list[Path], cfg: DictConfig) -> tuple[ConcatWindows, Conca
         for ids, out in ((train_ids, train), (val_ids, val)):
             demos = Demonstrations(folder, camera=camera, episodes=ids, action_space=action_space_spec())
             camera = demos.camera
-            out.append(SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride)))
+            out.append(SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride),
+                                      pad_short=bool(cfg.train.get("pad_short", False))))
     return ConcatWindows(train), ConcatWindows(val), camera
 
 

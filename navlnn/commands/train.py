@@ -56,7 +56,8 @@ def run(cfg: DictConfig) -> list[Path]:
     for name, ids in (("train", train_ids), ("val", val_ids)):
         demos = Demonstrations(data, camera=camera, episodes=ids, **expect)
         camera = demos.camera
-        windows[name] = SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride))
+        windows[name] = SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride),
+                                      pad_short=bool(cfg.train.get("pad_short", False)))
     policy = build_policy(cfg.model, camera, allow_targets=True)
     if rank == 0:
         print(policy.describe())

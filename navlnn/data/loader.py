@@ -189,17 +189,23 @@ class Demonstrations:
     def __len__(self) -> int:
         return len(self.episodes)
 
-    def windows(self, length: int, stride: int = 1, cover_end: bool = True) -> np.ndarray:
+    def windows(self, length: int, stride: int = 1, cover_end: bool = True, pad_short: bool = False) -> np.ndarray:
         """``(N, 2)`` int64 array of (episode, first step) of every window of ``length`` steps.
 
         Windows start every ``stride`` steps; with ``cover_end`` the last window of each episode
-        ends on its last step. Episodes shorter than ``length`` give no window.
+        ends on its last step. An episode shorter than ``length`` gives no window, or with
+        ``pad_short`` one window from its first step (padded by :class:`SequenceWindows`).
         """
         if length < 1 or stride < 1:
             raise ValueError(f"window length and stride must be at least 1, got length={length}, stride={stride}")
+        if len(self.steps) and length > int(self.steps.max()):  # all padding: a mistake, not a window
+            raise DatasetError(f"'{self.path}': no episode has {length} steps (the longest has {int(self.steps.max())}); "
+                               "use a shorter window length")
         rows = []
         for k, steps in enumerate(self.steps):
             if steps < length:
+                if pad_short and steps > 0:
+                    rows.append(np.array([[k, 0]]))
                 continue
             starts = np.arange(0, steps - length + 1, stride)
             if cover_end and starts[-1] != steps - length:
@@ -220,15 +226,28 @@ class SequenceWindows:
 
     ``windows[i]`` is a dict of tensors of shape ``(length, ...)``; :meth:`batch` gathers many
     windows at once (``(B, length, ...)``) and :meth:`batches` iterates over an epoch.
+
+    With ``pad_short`` an episode shorter than ``length`` gives one window, its last step repeated
+    to the full length, and every batch holds ``mask`` (bool ``(B, length)``, False on the repeats)
+    so the loss skips them; the policies are causal, so the padding never changes a valid step's
+    output. Without it such episodes are left out and ``mask`` is absent.
     """
 
-    def __init__(self, demos: Demonstrations, length: int, stride: int = 1, cover_end: bool = True):
+    def __init__(self, demos: Demonstrations, length: int, stride: int = 1, cover_end: bool = True,
+                 pad_short: bool = False):
         self.demos = demos
         self.length = int(length)
         self.stride = int(stride)
-        self.index = demos.windows(self.length, self.stride, cover_end)
+        self.pad_short = bool(pad_short)
+        self.index = demos.windows(self.length, self.stride, cover_end, self.pad_short)
         self._steps = np.arange(self.length)
         self._global_start = demos.offsets[self.index[:, 0]] + self.index[:, 1]
+        self._valid = np.minimum(self.length, demos.steps[self.index[:, 0]] - self.index[:, 1]).astype(np.int64)
+
+    @property
+    def padded_windows(self) -> int:
+        """How many windows are padded (their episode is shorter than the window)."""
+        return int((self._valid < self.length).sum())
 
     def __len__(self) -> int:
         return len(self.index)
@@ -240,16 +259,22 @@ class SequenceWindows:
         """Windows ``ids`` as numpy arrays of shape ``(len(ids), length, ...)``."""
         ids = np.asarray(ids, dtype=np.int64)
         demos = self.demos
+        valid = self._valid[ids]
+        steps = np.minimum(self._steps[None, :], valid[:, None] - 1)  # a short window repeats its last step
         if demos.in_memory:
-            rows = (self._global_start[ids][:, None] + self._steps).ravel()
-            return {name: np.take(arr, rows, axis=0).reshape(len(ids), self.length, *arr.shape[1:])
-                    for name, arr in demos.arrays.items()}
-        out: dict[str, list] = {name: [] for name in demos.fields}
-        for k, start in self.index[ids]:
-            arrays = demos.episode(int(k))
-            for name in demos.fields:
-                out[name].append(arrays[name][start:start + self.length])
-        return {name: np.stack(v) for name, v in out.items()}
+            rows = (self._global_start[ids][:, None] + steps).ravel()
+            out = {name: np.take(arr, rows, axis=0).reshape(len(ids), self.length, *arr.shape[1:])
+                   for name, arr in demos.arrays.items()}
+        else:
+            lists: dict[str, list] = {name: [] for name in demos.fields}
+            for (k, start), take in zip(self.index[ids], steps):
+                arrays = demos.episode(int(k))
+                for name in demos.fields:
+                    lists[name].append(arrays[name][start + take])
+            out = {name: np.stack(v) for name, v in lists.items()}
+        if self.pad_short:
+            out["mask"] = self._steps[None, :] < valid[:, None]
+        return out
 
     def batch(self, ids: np.ndarray) -> dict[str, Any]:
         """Windows ``ids`` as torch tensors of shape ``(len(ids), length, ...)``."""

@@ -38,7 +38,7 @@ def save_checkpoint(path: str | os.PathLike, policy: Policy, extra: Optional[Map
     payload = {
         "format": FORMAT,
         "model": policy.config,
-        "state_dict": policy.state_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
         "image_hw": list(policy.image_hw),
         "action_space": action_space_spec(),
         **dict(extra or {}),

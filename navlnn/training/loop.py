@@ -28,7 +28,8 @@ from navlnn.nn.checkpoint import read_checkpoint, save_checkpoint
 
 class WindowDataset(Protocol):
     """Sequence windows: item ``i`` is a dict with ``images`` uint8 (T, H, W, 3), ``actions``
-    float32 (T, 4) in the normalised action space and ``dt`` float32 (T,) seconds."""
+    float32 (T, 4) in the normalised action space and ``dt`` float32 (T,) seconds, and optionally
+    ``mask`` bool (T,): the steps the loss counts (False on padding)."""
 
     def __len__(self) -> int: ...
 
@@ -58,6 +59,23 @@ class TrainConfig:
     patience: Optional[int] = None    # early stopping: stop after this many epochs without improvement; None: off
     min_delta: float = 0.0            # an improvement must lower the best validation loss by more than this
     trunk_weight_decay: Optional[float] = None   # AdamW decay of the perception trunk alone; None: weight_decay
+    device: str = "cpu"               # where the network trains: cpu, cuda, cuda:N, or auto (cuda when present)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for ``train.device`` (``auto``: the first GPU when one is visible, else the CPU)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"train.device: unknown device '{name}'; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"train.device={name}: no CUDA device is visible to torch {torch.__version__}; "
+                         f"use train.device=cpu (or auto)")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"train.device: '{name}' is not supported; use cpu, cuda, cuda:N or auto")
+    return device
 
 
 def epochs_without_improvement(history: Sequence[Mapping[str, float]], min_delta: float = 0.0) -> int:
@@ -109,12 +127,26 @@ def _all_finite(value: float) -> bool:
     return bool(finite.item() > 0)
 
 
-def _loss_fn(cfg: TrainConfig) -> Callable[[Tensor, Tensor], Tensor]:
+LossFn = Callable[[Tensor, Tensor, Optional[Tensor]], Tensor]
+
+
+def _loss_fn(cfg: TrainConfig) -> LossFn:
+    """``loss(pred, target, mask)``: the mean over the steps where ``mask`` (B, T) is True (all if None)."""
     if cfg.loss == "mse":
-        return F.mse_loss
-    if cfg.loss == "huber":
-        return lambda pred, target: F.huber_loss(pred, target, delta=cfg.huber_delta)
-    raise ValueError(f"train.loss: unknown '{cfg.loss}'; valid: 'mse', 'huber'")
+        elementwise = lambda pred, target: F.mse_loss(pred, target, reduction="none")  # noqa: E731
+    elif cfg.loss == "huber":
+        elementwise = lambda pred, target: F.huber_loss(pred, target, reduction="none", delta=cfg.huber_delta)  # noqa: E731
+    else:
+        raise ValueError(f"train.loss: unknown '{cfg.loss}'; valid: 'mse', 'huber'")
+
+    def loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        values = elementwise(pred, target)
+        if mask is None:
+            return values.mean()
+        weight = mask.to(values.dtype).unsqueeze(-1)
+        return (values * weight).sum() / (weight.sum() * values.shape[-1]).clamp_min(1.0)
+
+    return loss
 
 
 def _batches(n_items: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
@@ -134,9 +166,20 @@ def _collate(data: WindowDataset, indices: Sequence[int]) -> dict[str, Tensor]:
     batch_fn = getattr(data, "batch", None)
     if batch_fn is not None:  # navlnn.data.SequenceWindows: one gather for the whole batch
         batch = batch_fn(np.asarray(indices, dtype=np.int64))
-        return {"images": batch["image"], "actions": batch["label"], "dt": batch["dt"]}
+        out = {"images": batch["image"], "actions": batch["label"], "dt": batch["dt"]}
+        if "mask" in batch:
+            out["mask"] = batch["mask"]
+        return out
     items = [data[i] for i in indices]
-    return {key: torch.stack([torch.as_tensor(item[key]) for item in items]) for key in ("images", "actions", "dt")}
+    keys = ("images", "actions", "dt") + (("mask",) if "mask" in items[0] else ())
+    return {key: torch.stack([torch.as_tensor(item[key]) for item in items]) for key in keys}
+
+
+def _to(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    """The batch on ``device`` (a no-op on the CPU)."""
+    if device.type == "cpu":
+        return batch
+    return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
 
 def _schedule(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
@@ -153,11 +196,12 @@ def _schedule(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
 
 @torch.no_grad()
 def action_statistics(data: WindowDataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:
-    """Per-dimension mean and standard deviation of the labels of all windows."""
+    """Per-dimension mean and standard deviation of the labels of all windows (padding left out)."""
     total, total_sq, count = 0.0, 0.0, 0
     for start in range(0, len(data), batch_size):
-        actions = _collate(data, range(start, min(len(data), start + batch_size)))["actions"].double()
-        flat = actions.reshape(-1, actions.shape[-1])
+        batch = _collate(data, range(start, min(len(data), start + batch_size)))
+        actions = batch["actions"].double()
+        flat = actions[batch["mask"]] if "mask" in batch else actions.reshape(-1, actions.shape[-1])
         total = total + flat.sum(0)
         total_sq = total_sq + flat.square().sum(0)
         count += flat.shape[0]
@@ -166,24 +210,27 @@ def action_statistics(data: WindowDataset, batch_size: int = 256) -> tuple[Tenso
     return mean.float(), std.float()
 
 
-def _standardized(loss_fn: Callable[[Tensor, Tensor], Tensor], policy: Policy) -> Callable[[Tensor, Tensor], Tensor]:
+def _standardized(loss_fn: LossFn, policy: Policy) -> LossFn:
     """The loss in units of each action dimension's spread (so small but important commands count)."""
-    return lambda pred, target: loss_fn((pred - policy.action_mean) / policy.action_std,
-                                        (target - policy.action_mean) / policy.action_std)
+    return lambda pred, target, mask=None: loss_fn((pred - policy.action_mean) / policy.action_std,
+                                                   (target - policy.action_mean) / policy.action_std, mask)
 
 
 @torch.no_grad()
-def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: Callable[[Tensor, Tensor], Tensor]) -> float:
-    """Mean loss over all windows of ``data`` (no augmentation)."""
+def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: LossFn) -> float:
+    """Mean loss over all valid steps of ``data`` (no augmentation), on the policy's device."""
     policy.eval()
-    total, count = 0.0, 0
+    device = policy.action_mean.device
+    total, count = 0.0, 0.0
     for start in range(0, len(data), batch_size):
-        batch = _collate(data, range(start, min(len(data), start + batch_size)))
+        batch = _to(_collate(data, range(start, min(len(data), start + batch_size))), device)
         pred, _ = policy(batch["images"], batch["dt"])
-        total += float(loss_fn(pred, batch["actions"])) * len(batch["images"])
-        count += len(batch["images"])
+        mask = batch.get("mask")
+        steps = float(mask.sum()) if mask is not None else float(batch["actions"].shape[0] * batch["actions"].shape[1])
+        total += float(loss_fn(pred, batch["actions"], mask)) * steps
+        count += steps
     policy.train()
-    return total / max(1, count)
+    return total / max(1.0, count)
 
 
 @dataclass
@@ -222,7 +269,7 @@ def fit(
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
     loss_fn = _standardized(_loss_fn(cfg), policy)
     augment = ImageAugment(**cfg.augment)
-    model: nn.Module = DistributedDataParallel(policy) if world > 1 else policy
+    device = resolve_device(cfg.device)
     if cfg.patience is not None and int(cfg.patience) < 1:
         raise ValueError(f"train.patience: must be >= 1 epoch or null (off), got {cfg.patience}")
     optimizer = torch.optim.AdamW(_param_groups(policy, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -250,6 +297,10 @@ def fit(
         mean, std = action_statistics(train_data)
         policy.action_mean.copy_(mean)
         policy.action_std.copy_((cfg.action_scale_stds * std).clamp_min(cfg.min_action_std))
+    if device.type != "cpu":
+        policy.to(device)
+        optimizer.load_state_dict(optimizer.state_dict())  # moves a resumed optimiser's state to the device
+    model: nn.Module = DistributedDataParallel(policy) if world > 1 else policy
 
     policy.train()
     end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
@@ -262,8 +313,10 @@ def fit(
         for index, indices in enumerate(batches):
             batch = _collate(train_data, indices)
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + index)
-            pred, _ = model(augment(batch["images"], gen), batch["dt"])
-            loss = loss_fn(pred, batch["actions"])
+            batch["images"] = augment(batch["images"], gen)  # on the CPU, so a run's draws do not depend on the device
+            batch = _to(batch, device)
+            pred, _ = model(batch["images"], batch["dt"])
+            loss = loss_fn(pred, batch["actions"], batch.get("mask"))
             loss_value = loss.item()
             if not _all_finite(loss_value):
                 raise NonFiniteLoss(
@@ -316,6 +369,7 @@ def fit(
     if stopped and rank == 0:
         print(f"early stopping after epoch {len(history)}: no improvement of the validation loss by more than "
               f"{cfg.min_delta} in {cfg.patience} epochs (best {best_val:.4f})")
+    policy.to("cpu")
     return FitResult(last_path, best_path, best_val, history, stopped)
 
 

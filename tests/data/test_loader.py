@@ -188,3 +188,25 @@ def test_jpeg_dataset_reads_like_the_lossless_one(tmp_path):
     assert np.array_equal(exact.arrays["label"], lossy.arrays["label"])
     assert exact.arrays["image"].shape == lossy.arrays["image"].shape
     assert np.abs(exact.arrays["image"].astype(int) - lossy.arrays["image"]).mean() < 6  # a colour swap gives tens
+
+
+@pytest.mark.parametrize("memory_limit", [None, 0])
+def test_short_episodes_give_one_padded_masked_window(dataset, memory_limit):
+    kwargs = {} if memory_limit is None else {"memory_limit": memory_limit}
+    demos = Demonstrations(dataset[0], fields=("image", "label", "dt"), **kwargs)
+    length = int(demos.steps.min()) + 5  # longer than the shortest episode, shorter than the longest
+    plain = SequenceWindows(demos, length=length, stride=4)
+    padded = SequenceWindows(demos, length=length, stride=4, pad_short=True)
+    short = [k for k, t in enumerate(demos.steps) if t < length]
+    assert short and "mask" not in plain.batch(np.array([0]))
+    assert len(padded) == len(plain) + len(short) and padded.padded_windows == len(short)
+    batch = padded.batch(np.arange(len(padded)))
+    for row, (k, start) in enumerate(padded.index):
+        steps = int(demos.steps[k])
+        valid = min(length, steps - int(start))
+        ep = demos.episode(int(k))
+        assert batch["mask"][row].tolist() == [True] * valid + [False] * (length - valid)
+        for name in demos.fields:
+            got = batch[name][row].numpy()
+            assert np.array_equal(got[:valid], ep[name][start:start + valid])
+            assert all(np.array_equal(got[t], ep[name][steps - 1]) for t in range(valid, length))  # the last step repeated

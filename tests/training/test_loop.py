@@ -106,3 +106,34 @@ def test_checkpoints_without_action_statistics_still_load(tmp_path):
     torch.save(payload, tmp_path / "old.pt")
     policy = load_policy(tmp_path / "old.pt")
     assert policy.action_mean.eq(0).all() and policy.action_std.eq(1).all()
+
+
+def test_the_masked_loss_counts_only_the_valid_steps():
+    from navlnn.training.loop import TrainConfig, _loss_fn
+
+    torch.manual_seed(0)
+    pred, target = torch.randn(3, 10, 4), torch.randn(3, 10, 4)
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[1, 6:] = False
+    mask[2, 3:] = False
+    for kind in ("mse", "huber"):
+        loss = _loss_fn(TrainConfig(loss=kind))
+        garbage = pred.clone()
+        garbage[~mask] = 1e6  # padding must not matter
+        valid = torch.cat([pred[mask] - target[mask]]).abs()
+        expect = valid.square().mean() if kind == "mse" else torch.nn.functional.huber_loss(
+            pred[mask], target[mask], delta=TrainConfig().huber_delta)
+        assert torch.allclose(loss(garbage, target, mask), expect)
+        assert torch.allclose(loss(pred, target, None), loss(pred, target, torch.ones_like(mask)))
+
+
+def test_train_device_names_are_checked():
+    from navlnn.training.loop import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="train.device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="train.device=cuda: no CUDA device"):
+            resolve_device("cuda")
