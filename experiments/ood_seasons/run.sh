@@ -6,6 +6,11 @@
 #   bash experiments/ood_seasons/run.sh            # all stages; run again to resume
 #   STAGES="eval summary" bash experiments/ood_seasons/run.sh
 #   EPISODES=200 EVAL_EPISODES=50 OUT=outputs/ood_big bash experiments/ood_seasons/run.sh
+#   RECIPE=combined CHECKPOINT=last OUT=outputs/ood_seasons_combined bash experiments/ood_seasons/run.sh
+#
+# RECIPE names a training recipe of conf/recipe/ (its collect and train overrides are applied;
+# recipes with DAgger rounds are refused here: run navlnn dagger per head). CHECKPOINT (best or
+# last) is the checkpoint of every run that is flown, e.g. the one chosen on summer validation.
 #
 # Every stage is a navlnn command in a fixed folder under $OUT, so running the script again
 # resumes an interrupted collection, training run or evaluation where it stopped.
@@ -18,7 +23,9 @@ EPOCHS=${EPOCHS:-8}
 STRIDE=${STRIDE:-16}                 # frames between training windows (32 long)
 MODELS=${MODELS:-ncp_cfc,ncp_ltc,cfc,lstm,gru,cnn}
 SEEDS=${SEEDS:-0,1,2}
-SCENES=${SCENES:-[summer,spring,fall,winter,urban,summer+fog,summer+dusk]}
+SCENES=${SCENES:-[summer,spring,fall,winter,urban,summer+fog,summer+dusk,winter+dusk]}
+RECIPE=${RECIPE:-baseline}
+CHECKPOINT=${CHECKPOINT:-best}       # best | last
 EVAL_EPISODES=${EVAL_EPISODES:-30}   # per checkpoint and scene; the seeds of a model are pooled in the table
 ABLATION_EPISODES=${ABLATION_EPISODES:-15}   # per checkpoint, fall colour ablation (the first layouts of the eval)
 VIDEO_SCENES=${VIDEO_SCENES:-[summer,winter,urban]}
@@ -32,29 +39,46 @@ SUMMER_BIRCH='[[96,156,62],[110,166,70]]'
 SUMMER_BUSHES='[[58,110,44],[70,122,50]]'
 
 NAVLNN=${NAVLNN:-navlnn}
+PYTHON=${PYTHON:-python}
+recipe() { $PYTHON -m navlnn.training.recipe "$RECIPE" "$1"; }   # the recipe's overrides for a stage
+read_overrides() {  # read_overrides VAR STAGE
+  local text
+  text=$(recipe "$2")
+  if [[ -z "$text" ]]; then eval "$1=()"; else mapfile -t "$1" <<< "$text"; fi
+}
+if [[ "$(recipe rounds)" != 0 ]]; then
+  echo "RECIPE=$RECIPE has DAgger rounds; this script trains by behaviour cloning only (run navlnn dagger per head)" >&2
+  exit 2
+fi
+if [[ "$CHECKPOINT" != best && "$CHECKPOINT" != last ]]; then
+  echo "CHECKPOINT=$CHECKPOINT: use best or last" >&2
+  exit 2
+fi
 
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 stamp() { echo "[ood_seasons] $(date -u +%H:%M:%S) $*"; }
 checkpoints() {  # the best checkpoint of every trained run, as a Hydra list
   local list="" m s
   for m in ${MODELS//,/ }; do for s in ${SEEDS//,/ }; do
-    list+="${list:+,}$OUT/train/$m-seed$s/checkpoints/best.pt"
+    list+="${list:+,}$OUT/train/$m-seed$s/checkpoints/$CHECKPOINT.pt"
   done; done
   echo "[$list]"
 }
 
 if has collect; then
   T0=$SECONDS
-  stamp "collect: $EPISODES summer episodes"
-  $NAVLNN collect scene=summer task=fly_to_target episodes="$EPISODES" seed=0 data="$OUT/data" \
+  stamp "collect: $EPISODES summer episodes (recipe $RECIPE)"
+  read_overrides over collect
+  $NAVLNN collect scene=summer task=fly_to_target episodes="$EPISODES" seed=0 "${over[@]}" data="$OUT/data" \
     progress=false hydra.run.dir="$OUT/collect"
   stamp "collect took $((SECONDS - T0)) s"
 fi
 if has train; then
   T0=$SECONDS
-  stamp "train: models $MODELS x seeds $SEEDS (one Hydra multirun)"
+  stamp "train: models $MODELS x seeds $SEEDS (one Hydra multirun, recipe $RECIPE)"
+  read_overrides over train
   $NAVLNN train -m data="$OUT/data" model="$MODELS" seed="$SEEDS" train.epochs="$EPOCHS" \
-    train.stride="$STRIDE" logger.mode=offline progress=false hydra.sweep.dir="$OUT/train"
+    train.stride="$STRIDE" "${over[@]}" logger.mode=offline progress=false hydra.sweep.dir="$OUT/train"
   stamp "train took $((SECONDS - T0)) s"
 fi
 if has eval; then
@@ -82,18 +106,18 @@ if has video; then
   T0=$SECONDS
   for m in ncp_cfc lstm; do
     stamp "video: $m seed 0 in $VIDEO_SCENES"
-    $NAVLNN video checkpoint="$OUT/train/$m-seed0/checkpoints/best.pt" scenes="$VIDEO_SCENES" \
+    $NAVLNN video checkpoint="$OUT/train/$m-seed0/checkpoints/$CHECKPOINT.pt" scenes="$VIDEO_SCENES" \
       logger.mode=offline hydra.run.dir="$OUT/video/$m-seed0"
   done
   stamp "video: ncp_cfc seed 0, the first $FALL_EPISODES fall episodes (where the heads fail most)"
-  $NAVLNN video checkpoint="$OUT/train/ncp_cfc-seed0/checkpoints/best.pt" scenes=[fall] episodes="$FALL_EPISODES" \
+  $NAVLNN video checkpoint="$OUT/train/ncp_cfc-seed0/checkpoints/$CHECKPOINT.pt" scenes=[fall] episodes="$FALL_EPISODES" \
     logger.mode=offline hydra.run.dir="$OUT/video/ncp_cfc-seed0-fall"
   stamp "video took $((SECONDS - T0)) s"
 fi
 if has summary; then
   T0=$SECONDS
   stamp "summary -> $RESULTS"
-  python experiments/ood_seasons/summarize.py "$OUT" "$RESULTS"
+  $PYTHON experiments/ood_seasons/summarize.py "$OUT" "$RESULTS"
   stamp "summary took $((SECONDS - T0)) s"
 fi
 stamp "done in $((SECONDS / 60)) min"

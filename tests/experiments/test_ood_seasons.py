@@ -1,0 +1,44 @@
+"""The study script (experiments/ood_seasons/run.sh) with a recipe: the recipe's overrides reach
+the training command, the chosen checkpoint is the one flown, and DAgger recipes are refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "experiments" / "ood_seasons" / "run.sh"
+
+
+def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    full = {**os.environ, "OUT": str(tmp_path / "run"), "RESULTS": str(tmp_path / "results"),
+            "PYTHON": sys.executable, "NAVLNN": "echo navlnn", "MODELS": "ncp_cfc", "SEEDS": "0", **env}
+    return subprocess.run(["bash", str(SCRIPT)], env=full, capture_output=True, text=True, timeout=120)
+
+
+def test_a_recipe_reaches_training_and_the_chosen_checkpoint_is_flown(tmp_path):
+    result = _run(tmp_path, STAGES="collect train eval", RECIPE="data", CHECKPOINT="last")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    collect = next(line for line in lines if line.startswith("navlnn collect"))
+    train = next(line for line in lines if line.startswith("navlnn train"))
+    evaluate = next(line for line in lines if line.startswith("navlnn eval"))
+    assert "start.fraction=0.5" in collect and "episodes=300" in collect  # conf/recipe/data.yaml
+    assert "train=default" in train
+    assert "ncp_cfc-seed0/checkpoints/last.pt" in evaluate and "best.pt" not in evaluate
+    assert "winter+dusk" in evaluate
+
+
+def test_the_baseline_recipe_keeps_the_study_as_it_was(tmp_path):
+    result = _run(tmp_path, STAGES="train eval")
+    assert result.returncode == 0, result.stderr
+    assert "checkpoints/best.pt" in result.stdout and "train.augment" not in result.stdout
+
+
+def test_dagger_recipes_and_unknown_checkpoints_are_refused(tmp_path):
+    dagger = _run(tmp_path, STAGES="train", RECIPE="dagger")
+    assert dagger.returncode == 2 and "DAgger rounds" in dagger.stderr and "navlnn train" not in dagger.stdout
+    bad = _run(tmp_path, STAGES="eval", CHECKPOINT="final")
+    assert bad.returncode == 2 and "CHECKPOINT=final: use best or last" in bad.stderr
