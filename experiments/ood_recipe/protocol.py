@@ -120,11 +120,15 @@ def validation_cells(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
+STUDY_HEAD = "ncp_cfc"  # the study (every head) is rerun with this head's chosen recipe and checkpoint
+
+
 def choose(rows: Sequence[dict], arms: Sequence[str]) -> dict:
     """Per arm and head the better checkpoint, and per head the best arm, by summer validation only.
 
     Highest success first; ties go to fewer collisions, then to the arm listed first (the simpler
-    recipe: list baseline first), then to ``best.pt``.
+    recipe: list baseline first), then to ``best.pt``. ``study``: the recipe and checkpoint the
+    six-head study is rerun with, ``STUDY_HEAD``'s choice.
     """
     cells = validation_cells(rows)
     if not cells:
@@ -141,7 +145,9 @@ def choose(rows: Sequence[dict], arms: Sequence[str]) -> dict:
     per_head: dict[str, dict] = {}
     for c in sorted((c for heads in per_arm.values() for c in heads.values()), key=rank):
         per_head.setdefault(c["head"], c)
-    return {"per_head": per_head, "per_arm": per_arm}
+    lead = STUDY_HEAD if STUDY_HEAD in per_head else sorted(per_head)[0]
+    study = {"head": lead, "recipe": per_head[lead]["arm"], "checkpoint": per_head[lead]["checkpoint"]}
+    return {"per_head": per_head, "per_arm": per_arm, "study": study}
 
 
 def write_choice(path: Path, choice: dict, seeds: dict, ood_dir: Path) -> dict:
@@ -149,8 +155,7 @@ def write_choice(path: Path, choice: dict, seeds: dict, ood_dir: Path) -> dict:
     used = ood_dir / "choice_used.json"
     if used.is_file():
         before = json.loads(used.read_text())["choice"]
-        if before["per_head"] != json.loads(json.dumps(choice["per_head"])) or before["per_arm"] != json.loads(
-                json.dumps(choice["per_arm"])):
+        if any(before.get(k) != json.loads(json.dumps(choice.get(k))) for k in ("per_head", "per_arm", "study")):
             raise ProtocolError(f"the out-of-distribution evaluation already ran under another choice ({used}); "
                                 f"a choice may not change after the test was seen")
         if not path.is_file():
@@ -159,7 +164,8 @@ def write_choice(path: Path, choice: dict, seeds: dict, ood_dir: Path) -> dict:
         return before
     record = {"written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "rule": "per head: highest summer validation success, then fewer collisions, then the arm listed "
-                      "first, then best.pt; chosen before any out-of-distribution evaluation",
+                      "first, then best.pt; chosen before any out-of-distribution evaluation; the study is rerun "
+                      f"with {STUDY_HEAD}'s recipe and checkpoint",
               **seeds, **choice}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -231,6 +237,9 @@ def main(argv: list[str] | None = None) -> None:
         for head, c in record["per_head"].items():
             print(f"chosen for {head}: {c['arm']} ({c['checkpoint']}), summer validation "
                   f"{100 * c['success_rate']:.0f}% of {c['episodes']}", file=sys.stderr)
+        study = record["study"]
+        print(f"the study is rerun with recipe {study['recipe']} ({study['checkpoint']}), {study['head']}'s choice",
+              file=sys.stderr)
         print(args.choice)
     else:
         choice = require_choice(args.choice, args.run / "ood", args.test_seed)

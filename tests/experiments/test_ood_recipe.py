@@ -81,6 +81,7 @@ def test_choice_picks_per_head_from_validation_with_ties_to_the_simpler_arm(prot
     assert choice["per_head"]["ncp_cfc"]["arm"] == "baseline"  # a tie: the arm listed first
     assert choice["per_head"]["lstm"]["arm"] == "robust" and choice["per_head"]["lstm"]["checkpoint"] == "last.pt"
     assert choice["per_arm"]["baseline"]["lstm"]["checkpoint"] == "best.pt"
+    assert choice["study"] == {"head": "ncp_cfc", "recipe": "baseline", "checkpoint": "best.pt"}
 
 
 def _run_folder(protocol, run: Path, results: Path) -> None:
