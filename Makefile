@@ -31,7 +31,7 @@ install: $(VENV)/.stamp-install
 install-dev: $(VENV)/.stamp-dev
 
 # The main job: collect expert demonstrations in summer, train a liquid (NCP CfC) policy, evaluate it
-# in closed loop in summer and winter, and write a video (about 10-15 minutes on 2 cores).
+# in closed loop in summer, fall, winter and urban, and write a video (about 10-15 minutes on 2 cores).
 demo: $(VENV)/.stamp-install
 	$(VENV)/bin/navlnn pipeline hydra.run.dir=outputs/demo
 

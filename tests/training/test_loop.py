@@ -137,3 +137,27 @@ def test_train_device_names_are_checked():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="train.device=cuda: no CUDA device"):
             resolve_device("cuda")
+
+
+class _Padded(Windows):
+    """Windows whose second half is padding (mask False) holding huge labels: they must not count."""
+
+    def __getitem__(self, i: int):
+        item = dict(super().__getitem__(i))
+        steps = item["actions"].shape[0]
+        mask = torch.arange(steps) < steps // 2
+        item["actions"] = torch.where(mask[:, None], item["actions"], torch.full_like(item["actions"], 1e3))
+        item["mask"] = mask
+        return item
+
+
+def test_padding_is_left_out_of_the_action_statistics_and_the_loss(tmp_path):
+    from navlnn.training.loop import action_statistics
+
+    data = _Padded(16, steps=6)
+    mean, std = action_statistics(data)
+    valid = data.targets[:, :3].reshape(-1, 4)
+    assert torch.allclose(mean, valid.mean(0), atol=1e-5) and torch.allclose(std, valid.std(0, unbiased=False), atol=1e-5)
+    result = fit(small_policy(), data, _Padded(8, steps=6, seed=1), _cfg(epochs=2, augment=NO_AUGMENT), tmp_path,
+                 progress=False)
+    assert all(r["val_loss"] < 10 for r in result.history)  # padded labels of 1e3 would give ~1e4
