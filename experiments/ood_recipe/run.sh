@@ -23,7 +23,7 @@ cd "$(dirname "$0")/../.."
 
 OUT=${OUT:-outputs/ood_recipe}
 RESULTS=${RESULTS:-experiments/ood_recipe/results}
-ARMS=${ARMS:-baseline photometric geometric erasing data seq64 long regularised dagger robust}   # simplest first
+ARMS=${ARMS:-baseline photometric colour geometric erasing data seq64 long regularised dagger combined robust}   # simplest first
 HEADS=${HEADS:-ncp_cfc,lstm}
 SEEDS=${SEEDS:-0}                    # training seeds per arm and head
 EPISODES=${EPISODES:-100}            # summer demonstrations of an arm whose recipe does not set collect.episodes
