@@ -114,10 +114,12 @@ if has ood; then
     ckpts=$($PYTHON experiments/ood_recipe/protocol.py require-choice --run "$OUT" --choice "$RESULTS/choice.json" \
       --arm "$arm" --test-seed "$TEST_SEED")
     stamp "ood: arm $arm in $OOD_SCENES, $OOD_EPISODES episodes per checkpoint and condition"
+    # the expert's reference flights (path ratios) are the same for every arm: flown with the first arm only
+    reference=false; [[ "$arm" == "${ARMS%% *}" ]] && reference=true
     # shellcheck disable=SC2086
     $NAVLNN eval checkpoint="$ckpts" scenes="$OOD_SCENES" tasks=[fly_to_target] seed="$TEST_SEED" \
-      episodes="$OOD_EPISODES" workers="$WORKERS" logger.mode=offline progress=false $EVAL_EXTRA \
-      hydra.run.dir="$OUT/ood/$arm"
+      episodes="$OOD_EPISODES" eval.reference_expert="$reference" workers="$WORKERS" logger.mode=offline \
+      progress=false $EVAL_EXTRA hydra.run.dir="$OUT/ood/$arm"
   done
 fi
 if has summary; then
