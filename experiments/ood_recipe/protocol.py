@@ -103,8 +103,17 @@ def _truthy(value) -> bool:
     return str(value).strip().lower() in ("true", "1", "1.0")
 
 
-def validation_cells(rows: Sequence[dict]) -> list[dict]:
-    """Summer validation success per (arm, head, checkpoint file), training seeds pooled."""
+def run_relative(checkpoint: str, run: Path | None) -> str:
+    """``checkpoint`` relative to the run folder when it lies in it (so choice.json names no machine's folders)."""
+    if run is None:
+        return checkpoint
+    path, root = Path(checkpoint).resolve(), Path(run).resolve()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else checkpoint
+
+
+def validation_cells(rows: Sequence[dict], run: Path | None = None) -> list[dict]:
+    """Summer validation success per (arm, head, checkpoint file), training seeds pooled; ``paths``
+    relative to ``run`` where they lie in it."""
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         arm, head, _ = run_of(r["checkpoint"])
@@ -116,21 +125,21 @@ def validation_cells(rows: Sequence[dict]) -> list[dict]:
         out.append({"arm": arm, "head": head, "checkpoint": name, "episodes": len(cell),
                     "success_rate": wins / len(cell), "ci_low": lo, "ci_high": hi,
                     "collision_rate": sum(_truthy(r.get("collision")) for r in cell) / len(cell),
-                    "paths": sorted({r["checkpoint"] for r in cell})})
+                    "paths": sorted({run_relative(r["checkpoint"], run) for r in cell})})
     return out
 
 
 STUDY_HEAD = "ncp_cfc"  # the study (every head) is rerun with this head's chosen recipe and checkpoint
 
 
-def choose(rows: Sequence[dict], arms: Sequence[str]) -> dict:
+def choose(rows: Sequence[dict], arms: Sequence[str], run: Path | None = None) -> dict:
     """Per arm and head the better checkpoint, and per head the best arm, by summer validation only.
 
     Highest success first; ties go to fewer collisions, then to the arm listed first (the simpler
     recipe: list baseline first), then to ``best.pt``. ``study``: the recipe and checkpoint the
     six-head study is rerun with, ``STUDY_HEAD``'s choice.
     """
-    cells = validation_cells(rows)
+    cells = validation_cells(rows, run)
     if not cells:
         raise ProtocolError("no validation episodes: run the validation stage first")
 
@@ -233,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         print(hydra_list(found))
     elif args.step == "choose":
         rows = read_rows(sorted((args.run / "validation").glob("*/episodes.csv")))
-        record = write_choice(args.choice, choose(rows, arms), seeds(), args.run / "ood")
+        record = write_choice(args.choice, choose(rows, arms, args.run), seeds(), args.run / "ood")
         for head, c in record["per_head"].items():
             print(f"chosen for {head}: {c['arm']} ({c['checkpoint']}), summer validation "
                   f"{100 * c['success_rate']:.0f}% of {c['episodes']}", file=sys.stderr)
@@ -247,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
             heads = choice["per_arm"].get(args.arm)
             if not heads:
                 raise ProtocolError(f"{args.choice} has no validated checkpoint of arm '{args.arm}'")
-            print(hydra_list(p for c in heads.values() for p in c["paths"]))
+            print(hydra_list(args.run / p for c in heads.values() for p in c["paths"]))  # an absolute p stays as is
 
 
 if __name__ == "__main__":

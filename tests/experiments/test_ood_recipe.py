@@ -153,3 +153,22 @@ def test_summary_tables_with_wilson_intervals(protocol, summarize, tmp_path):
         assert (results / f"success-{head}.png").stat().st_size > 5000
         assert (results / f"grid-{head}.png").stat().st_size > 2000
     assert (results / "validation.csv").is_file()
+
+
+def test_choice_names_checkpoints_relative_to_the_run_and_the_gate_prints_them_in_it(protocol, tmp_path):
+    run, choice_path = tmp_path / "run", tmp_path / "results" / "choice.json"
+    _run_folder(protocol, run, tmp_path / "results")
+    protocol.main(["choose", "--run", str(run), "--choice", str(choice_path), "--arms", "baseline,robust",
+                   "--val-episodes", "4", "--test-episodes", "4"])
+    choice = json.loads(choice_path.read_text())
+    paths = [p for heads in choice["per_arm"].values() for c in heads.values() for p in c["paths"]]
+    assert paths and all(p.startswith("train/") for p in paths)  # no folder of this machine
+    assert str(tmp_path) not in choice_path.read_text()
+    printed = subprocess.run([sys.executable, str(FOLDER / "protocol.py"), "require-choice", "--run", str(run),
+                              "--choice", str(choice_path), "--arm", "robust"], capture_output=True, text=True,
+                             timeout=120, cwd=ROOT)
+    assert printed.returncode == 0, printed.stderr
+    listed = printed.stdout.strip()
+    assert listed.startswith("[") and listed.endswith("]")
+    assert set(listed[1:-1].split(",")) == {
+        str(run / "train" / "robust" / f"{h}-seed0" / "checkpoints" / "best.pt") for h in ("lstm", "ncp_cfc")}
