@@ -46,13 +46,9 @@ PYTHON=${PYTHON:-python}
 
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 stamp() { echo "[ood_recipe] $(date -u +%H:%M:%S) $*"; }
-recipe() { $PYTHON -m navlnn.training.recipe "$1" "$2"; }   # the recipe's overrides for a stage, one a line
 arms_csv() { echo "${ARMS// /,}"; }
-read_overrides() {  # read_overrides VAR ARM STAGE: the recipe's overrides into array VAR (stops on a bad recipe)
-  local text
-  text=$(recipe "$2" "$3")
-  if [[ -z "$text" ]]; then eval "$1=()"; else mapfile -t "$1" <<< "$text"; fi
-}
+# shellcheck source=experiments/recipe.sh
+source experiments/recipe.sh   # recipe ARM STAGE, read_overrides VAR ARM STAGE
 
 if has collect; then
   seen=" "

@@ -40,13 +40,9 @@ SUMMER_BUSHES='[[58,110,44],[70,122,50]]'
 
 NAVLNN=${NAVLNN:-navlnn}
 PYTHON=${PYTHON:-python}
-recipe() { $PYTHON -m navlnn.training.recipe "$RECIPE" "$1"; }   # the recipe's overrides for a stage
-read_overrides() {  # read_overrides VAR STAGE
-  local text
-  text=$(recipe "$2")
-  if [[ -z "$text" ]]; then eval "$1=()"; else mapfile -t "$1" <<< "$text"; fi
-}
-if [[ "$(recipe rounds)" != 0 ]]; then
+# shellcheck source=experiments/recipe.sh
+source experiments/recipe.sh   # recipe ARM STAGE, read_overrides VAR ARM STAGE
+if [[ "$(recipe "$RECIPE" rounds)" != 0 ]]; then
   echo "RECIPE=$RECIPE has DAgger rounds; this script trains by behaviour cloning only (run navlnn dagger per head)" >&2
   exit 2
 fi
@@ -68,7 +64,7 @@ checkpoints() {  # the best checkpoint of every trained run, as a Hydra list
 if has collect; then
   T0=$SECONDS
   stamp "collect: $EPISODES summer episodes (recipe $RECIPE)"
-  read_overrides over collect
+  read_overrides over "$RECIPE" collect
   $NAVLNN collect scene=summer task=fly_to_target episodes="$EPISODES" seed=0 "${over[@]}" data="$OUT/data" \
     progress=false hydra.run.dir="$OUT/collect"
   stamp "collect took $((SECONDS - T0)) s"
@@ -76,7 +72,7 @@ fi
 if has train; then
   T0=$SECONDS
   stamp "train: models $MODELS x seeds $SEEDS (one Hydra multirun, recipe $RECIPE)"
-  read_overrides over train
+  read_overrides over "$RECIPE" train
   $NAVLNN train -m data="$OUT/data" model="$MODELS" seed="$SEEDS" train.epochs="$EPOCHS" \
     train.stride="$STRIDE" "${over[@]}" logger.mode=offline progress=false hydra.sweep.dir="$OUT/train"
   stamp "train took $((SECONDS - T0)) s"
