@@ -198,8 +198,9 @@ class Demonstrations:
         """
         if length < 1 or stride < 1:
             raise ValueError(f"window length and stride must be at least 1, got length={length}, stride={stride}")
-        if len(self.steps) and length > int(self.steps.max()):  # all padding: a mistake, not a window
-            raise DatasetError(f"'{self.path}': no episode has {length} steps (the longest has {int(self.steps.max())}); "
+        longest = int(self.steps.max()) if len(self.steps) else 0
+        if length > longest:  # no full window anywhere (with pad_short: all padding, a mistake)
+            raise DatasetError(f"'{self.path}': no episode has {length} steps (the longest has {longest}); "
                                "use a shorter window length")
         rows = []
         for k, steps in enumerate(self.steps):
@@ -211,9 +212,6 @@ class Demonstrations:
             if cover_end and starts[-1] != steps - length:
                 starts = np.append(starts, steps - length)
             rows.append(np.stack([np.full(len(starts), k), starts], axis=1))
-        if not rows:
-            raise DatasetError(f"'{self.path}': no episode has {length} steps (the longest has {int(self.steps.max())}); "
-                               "use a shorter window length")
         return np.concatenate(rows).astype(np.int64)
 
 
