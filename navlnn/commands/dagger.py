@@ -46,7 +46,7 @@ def _windows(folders: list[Path], cfg: DictConfig) -> tuple[ConcatWindows, Conca
             demos = Demonstrations(folder, camera=camera, episodes=ids, action_space=action_space_spec())
             camera = demos.camera
             out.append(SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride),
-                                      pad_short=bool(cfg.train.get("pad_short", False))))
+                                      pad_short=bool(cfg.train.get("pad_short", True))))
     return ConcatWindows(train), ConcatWindows(val), camera
 
 

@@ -57,7 +57,7 @@ def run(cfg: DictConfig) -> list[Path]:
         demos = Demonstrations(data, camera=camera, episodes=ids, **expect)
         camera = demos.camera
         windows[name] = SequenceWindows(demos, int(cfg.train.seq_len), int(cfg.train.stride),
-                                      pad_short=bool(cfg.train.get("pad_short", False)))
+                                      pad_short=bool(cfg.train.get("pad_short", True)))
     policy = build_policy(cfg.model, camera, allow_targets=True)
     if rank == 0:
         print(policy.describe())
