@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from navlnn.nn.checkpoint import save_checkpoint
@@ -20,10 +21,15 @@ CAMERA = {"width": HW[1], "height": HW[0]}
 SHORT_TASK = {"name": "fly_to_target", "time_limit_s": 2.0}  # 30 steps at most
 
 
-def tiny_policy(model: str = "ncp_cfc", hw: tuple[int, int] = HW):
+def tiny_policy(model: str = "ncp_cfc", hw: tuple[int, int] = HW, seed: int = 0):
+    """A small untrained policy, the same weights for the same arguments: closed-loop comparisons
+    (one by one against batched) amplify rounding differently for different weights, so a test
+    on fresh random weights each session would pass or fail by chance."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=["data=unused", f"model={model}", "model.trunk.channels=[8,8,8,8,8]"])
-    policy = build_policy(cfg.model, hw)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        policy = build_policy(cfg.model, hw)
     policy.eval()
     return policy
 
