@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: demo test test-unit test-e2e test-all bench study install install-dev clean
+.PHONY: demo test test-unit test-e2e test-all bench study suite install install-dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ bench: $(VENV)/.stamp-dev
 # flown in every season, the city, fog and dusk (about 1.5 hours on 2 cores); resumable.
 study: $(VENV)/.stamp-install
 	PATH=$(abspath $(VENV))/bin:$$PATH bash experiments/ood_seasons/run.sh
+
+# The MIT suite (experiments/mit_suite): eleven heads x 3 seeds, fly_to_target in every scene and the
+# paper's other tasks in summer and fall, attention measured; extends `make study`'s run folder
+# (same data; only the five heads it lacks are trained); resumable.
+suite: $(VENV)/.stamp-install
+	PATH=$(abspath $(VENV))/bin:$$PATH bash experiments/mit_suite/run.sh
 
 clean:
 	rm -rf $(VENV) outputs multirun

@@ -2,8 +2,8 @@
 
     python experiments/ood_seasons/summarize.py outputs/ood_seasons experiments/ood_seasons/results
 
-Reads ``<run>/eval/episodes.csv`` (one row per flown episode) and the training checkpoints,
-and writes into the results folder:
+Reads ``<run>/eval/episodes.csv`` (one row per flown episode; ``--eval`` names another folder)
+and the training checkpoints, and writes into the results folder:
 
 - ``table.md``: success per model (rows) and scene (columns), the three seeds pooled, with
   95% Wilson intervals and each seed's own rate; collisions; the full metric table of the
@@ -18,6 +18,10 @@ and writes into the results folder:
   (``eval.attention=true``): per model and scene, the mean ``target_attention`` (saliency on the
   target over chance) and ``saliency_ssim`` with 95% bootstrap intervals over episodes, seeds
   pooled; their tables go into ``table.md`` beside the success table.
+- with ``--tasks FOLDER``, an evaluation of other tasks (the MIT suite's ``occlusion``,
+  ``rotation``, ``hike``, ``loop``), each cell a task in a scene (``hike/fall``): its success and
+  attention tables in ``table.md``, ``tasks.csv``, ``tasks_grid.png`` and, with attention,
+  ``tasks_attention.csv`` and ``tasks_attention.png``.
 - ``trajectories-<scene>.png`` (top views of the first seeds, every model's seed-0 policy) and
   ``poster-<run>.png`` (a frame of each video), copied from the run folder; ``fall-frame.png``,
   a frame of the ``ncp_cfc`` fall video with its saliency.
@@ -57,8 +61,8 @@ TRAJECTORY_SCENES = ("summer", "fall", "winter", "urban")   # top views copied n
 def read_rows(path: Path) -> list[dict]:
     """The per-episode rows of an evaluation (``episodes.csv``)."""
     if not path.is_file():
-        raise SystemExit(f"no evaluation found: {path} is missing. Run the eval stage of "
-                         "experiments/ood_seasons/run.sh first.")
+        raise SystemExit(f"no evaluation found: {path} is missing. Run the evaluation stage of the study's "
+                         "run.sh first (or name the folder with --eval / --tasks).")
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
@@ -374,12 +378,43 @@ def video_frame(video: Path, index: int, out: Path) -> None:
     raise SystemExit(f"{video} has fewer than {index + 1} frames")
 
 
+def task_sections(task_rows: list[dict], models: list[str], results: Path) -> list[str]:
+    """table.md's sections on other tasks (each cell a task in a scene, ``hike/fall``), and their
+    files: ``tasks.csv``, ``tasks_grid.png``; with attention ``tasks_attention.csv`` and ``.png``."""
+    task_rows = [{**r, "scene": f"{r['task']}/{r['scene']}"} for r in task_rows]
+    conditions = list(dict.fromkeys(r["scene"] for r in task_rows))
+    models = [m for m in models if any(r["model"] == m for r in task_rows)]
+    cells = pooled(task_rows, models, conditions)
+    write_csv(results / "tasks.csv", cells)
+    grid_chart(results / "tasks_grid.png", cells, models, conditions)
+    episodes = "/".join(str(n) for n in sorted({c["episodes"] for c in cells}))
+    text = [f"The other tasks (task/scene): success (%), {episodes} episodes per cell ({seed_count(cells)} training "
+            "seeds pooled), 95% Wilson interval; below it, each seed's own rate:", "",
+            success_table(cells, models, conditions), "Collisions (% of episodes):", "",
+            rate_table(cells, models, conditions, "collision_rate")]
+    if has_attention(task_rows):
+        attention = attention_cells(task_rows, models, conditions)
+        write_csv(results / "tasks_attention.csv", attention)
+        attention_chart(results / "tasks_attention.png", attention, models, conditions)
+        text += ["Target attention on the other tasks (x chance; the current sign's pixels), 95% bootstrap "
+                 "interval over episodes:", "", attention_table(attention, models, conditions, "target_attention"),
+                 "Saliency SSIM on the other tasks:", "",
+                 attention_table(attention, models, conditions, "saliency_ssim", ".3f")]
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="the study's run folder (OUT of run.sh)")
     parser.add_argument("results", type=Path, help="where the tables and charts go")
+    parser.add_argument("--eval", default="eval", help="the fly_to_target evaluation's folder in RUN (default: eval)")
+    parser.add_argument("--tasks", default=None,
+                        help="an evaluation of other tasks in RUN: a table of each task in each scene")
+    parser.add_argument("--title", default="Out-of-distribution study: trained in summer, flown everywhere",
+                        help="the heading of table.md")
     args = parser.parse_args()
-    rows = read_rows(args.run / "eval" / "episodes.csv")
+    evaluation = args.run / args.eval
+    rows = read_rows(evaluation / "episodes.csv")
     models = list(dict.fromkeys(r["model"] for r in rows))
     scenes = list(dict.fromkeys(r["scene"] for r in rows))
     args.results.mkdir(parents=True, exist_ok=True)
@@ -387,7 +422,7 @@ def main() -> None:
     per_seed = per_seed_rows(rows)
     episodes = sorted({c["episodes"] for c in cells})
     training = training_rows(args.run, models)
-    eval_meta = json.loads((args.run / "eval" / "eval.json").read_text())
+    eval_meta = json.loads((evaluation / "eval.json").read_text())
 
     reference = REFERENCE_MODEL if REFERENCE_MODEL in models else models[0]
     diffs = paired_differences(rows, reference, models, scenes)
@@ -410,7 +445,7 @@ def main() -> None:
     write_csv(args.results / "training.csv", training)
     bar_chart(args.results / "success.png", cells, models, scenes, episodes[0] if len(episodes) == 1 else episodes)
     grid_chart(args.results / "success_grid.png", cells, models, scenes)
-    text = ["# Out-of-distribution study: trained in summer, flown everywhere", "",
+    text = [f"# {args.title}", "",
             f"Success on `fly_to_target` (%), {'/'.join(map(str, episodes))} episodes per cell ({seed_count(cells)} "
             f"training seeds pooled), 95% Wilson interval in brackets; below it, each seed's own rate "
             f"(seeds in order).", "",
@@ -432,6 +467,8 @@ def main() -> None:
                  f"attention_stress: {((eval_meta.get('settings') or {}).get('eval') or {}).get('attention_stress')}), "
                  "mean over frames, then episodes:", "",
                  attention_table(attention, models, scenes, "saliency_ssim", ".3f")]
+    if args.tasks:
+        text += task_sections(read_rows(args.run / args.tasks / "episodes.csv"), models, args.results)
     if ablation:
         text += ["Fall colour ablation: success (%) in fall, in fall with summer's green ground, and in fall with "
                  "summer's green crowns and bushes (same layouts, light, sky and trunks), seeds pooled, Wilson 95 %:",
@@ -441,7 +478,7 @@ def main() -> None:
             "| model | seed | epochs | best val loss | final train loss |", "|---|---:|---:|---:|---:|"]
     text += [f"| {t['model']} | {t['seed']} | {t['epochs']} | {t['best_val_loss']:.4f} | {t['final_train_loss']:.4f} |"
              for t in training]
-    full = args.run / "eval" / "summary.md"
+    full = evaluation / "summary.md"
     if full.is_file():
         text += ["", "All metrics (from `navlnn eval`, seeds pooled):", "", full.read_text()]
     (args.results / "table.md").write_text("\n".join(text) + "\n")
@@ -451,7 +488,7 @@ def main() -> None:
     if fall_video.is_file():
         video_frame(fall_video, FALL_FRAME, args.results / "fall-frame.png")
     for scene in TRAJECTORY_SCENES:
-        plot = args.run / "eval" / "trajectories" / f"fly_to_target-{scene}.png"
+        plot = evaluation / "trajectories" / f"fly_to_target-{scene}.png"
         if plot.is_file():
             shutil.copyfile(plot, args.results / f"trajectories-{scene}.png")
     meta = {"machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),

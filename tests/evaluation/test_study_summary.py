@@ -137,3 +137,33 @@ def test_attention_table_and_chart_when_the_evaluation_measured_it(summarize, tm
     assert (out / "attention.png").stat().st_size > 0 and (out / "attention.csv").stat().st_size > 0
     assert "Where the policies look" in (out / "table.md").read_text()
     assert not summarize.has_attention(rows("cnn", 0, "summer", "ss"))  # no columns: no attention part
+
+
+def test_other_tasks_get_their_own_task_by_scene_tables(summarize, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    write_episodes(run / "suite_eval", rows("ncp_cfc", 0, "summer", "ssss") + rows("lstm", 0, "summer", "sstt"))
+    (run / "suite_eval" / "eval.json").write_text(json.dumps({"scenes": ["summer"], "seeds": [1, 2, 3, 4]}))
+    tasks = []
+    for model, outcomes in (("ncp_cfc", "ssct"), ("lstm", "cccc")):
+        for scene in ("summer", "fall"):
+            for r in rows(model, 0, scene, outcomes):
+                tasks.append({**r, "task": "hike", "target_attention": "12.5" if model == "ncp_cfc" else "",
+                              "saliency_ssim": "0.9"})
+    write_episodes(run / "suite_tasks", tasks)
+    out = tmp_path / "results"
+    monkeypatch.setattr("sys.argv", ["summarize.py", str(run), str(out), "--eval", "suite_eval", "--tasks",
+                                     "suite_tasks", "--title", "The suite"])
+    summarize.main()
+    with open(out / "tasks.csv", newline="") as f:
+        cells = list(csv.DictReader(f))
+    assert [(c["model"], c["scene"], float(c["success_rate"])) for c in cells] == [
+        ("ncp_cfc", "hike/summer", 0.5), ("ncp_cfc", "hike/fall", 0.5), ("lstm", "hike/summer", 0.0),
+        ("lstm", "hike/fall", 0.0)]
+    with open(out / "tasks_attention.csv", newline="") as f:
+        attention = {(r["model"], r["scene"]): r for r in csv.DictReader(f)}
+    assert float(attention[("ncp_cfc", "hike/fall")]["target_attention"]) == pytest.approx(12.5)
+    assert float(attention[("lstm", "hike/fall")]["saliency_ssim"]) == pytest.approx(0.9)
+    table = (out / "table.md").read_text()
+    assert table.startswith("# The suite") and "| model | hike/summer | hike/fall |" in table
+    assert (out / "tasks_grid.png").stat().st_size > 0 and (out / "tasks_attention.png").stat().st_size > 0
+    assert not (out / "attention.csv").exists()  # the fly_to_target evaluation measured none
