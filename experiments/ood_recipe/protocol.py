@@ -60,8 +60,12 @@ def training_seeds(run: Path) -> dict[int, str]:
 
 
 def check_disjoint(validation_seed: int, validation_episodes: int, test_seed: int, test_episodes: int,
-                   train_seeds: Iterable[int] = ()) -> dict:
-    """The validation env seeds checked against the test's and the training data's; raises on any overlap."""
+                   train_seeds: Iterable[int] = (), validation_tasks: Sequence[str] = ("fly_to_target",)) -> dict:
+    """The validation env seeds checked against the test's and the training data's; raises on any overlap.
+
+    Every validation task flies the same env seeds (a task draws its own layout from them), so the
+    check covers them all; ``validation_tasks`` is recorded with the seeds.
+    """
     if int(validation_seed) == int(test_seed):
         raise ProtocolError(f"validation seed {validation_seed} is the test seed: choose another VAL_SEED "
                             f"(the test is navlnn eval seed={test_seed})")
@@ -74,7 +78,8 @@ def check_disjoint(validation_seed: int, validation_episodes: int, test_seed: in
     if val & train or test & train:
         raise ProtocolError(f"{len(val & train)} validation and {len(test & train)} test layouts were flown in "
                             f"training: choose another VAL_SEED or collect with another seed")
-    return {"validation": {"scene": "summer", "seed": int(validation_seed), "episodes": int(validation_episodes)},
+    return {"validation": {"scene": "summer", "tasks": list(validation_tasks), "seed": int(validation_seed),
+                           "episodes": int(validation_episodes)},
             "test": {"seed": int(test_seed), "episodes": int(test_episodes)},
             "training_episodes_checked": len(train),
             "overlap": {"validation_test": 0, "validation_training": 0, "test_training": 0}}
@@ -135,7 +140,8 @@ STUDY_HEAD = "ncp_cfc"  # the study (every head) is rerun with this head's chose
 def choose(rows: Sequence[dict], arms: Sequence[str], run: Path | None = None) -> dict:
     """Per arm and head the better checkpoint, and per head the best arm, by summer validation only.
 
-    Highest success first; ties go to fewer collisions, then to the arm listed first (the simpler
+    Success is pooled over every validation row of a checkpoint file: the training seeds of a run
+    and the validation tasks (equal episodes each, so the pooled rate is their mean). Highest success first; ties go to fewer collisions, then to the arm listed first (the simpler
     recipe: list baseline first), then to ``best.pt``. ``study``: the recipe and checkpoint the
     six-head study is rerun with, ``STUDY_HEAD``'s choice.
     """
@@ -172,7 +178,8 @@ def write_choice(path: Path, choice: dict, seeds: dict, ood_dir: Path) -> dict:
             path.write_text(json.dumps(before, indent=2) + "\n")
         return before
     record = {"written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "rule": "per head: highest summer validation success, then fewer collisions, then the arm listed "
+              "rule": "per head: highest summer validation success (pooled over training seeds and validation "
+                      "tasks), then fewer collisions, then the arm listed "
                       "first, then best.pt; chosen before any out-of-distribution evaluation; the study is rerun "
                       f"with {STUDY_HEAD}'s recipe and checkpoint",
               **seeds, **choice}
@@ -229,10 +236,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-episodes", type=int, default=30)
     parser.add_argument("--test-seed", type=int, default=TEST_SEED)
     parser.add_argument("--test-episodes", type=int, default=50)
+    parser.add_argument("--val-tasks", default="fly_to_target",
+                        help="comma-separated summer tasks the validation flies (recorded in choice.json)")
     args = parser.parse_args(argv)
     arms = [a for a in args.arms.split(",") if a]
+    tasks = [t for t in args.val_tasks.strip("[]").split(",") if t]
     seeds = lambda: check_disjoint(args.val_seed, args.val_episodes, args.test_seed, args.test_episodes,  # noqa: E731
-                                   training_seeds(args.run))
+                                   training_seeds(args.run), tasks)
     if args.step == "check-seeds":
         print(json.dumps(seeds()))
     elif args.step == "checkpoints":

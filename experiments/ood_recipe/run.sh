@@ -10,8 +10,8 @@
 # Stages (each a navlnn command, or the protocol script, in a fixed folder under $OUT):
 #   collect     summer expert data per data variant of the arms (recipes with equal `collect` share it)
 #   train       every arm x head x seed (navlnn train, or navlnn dagger for arms with DAgger rounds)
-#   validation  summer only, env seeds from VAL_SEED (checked disjoint from the test and the training data),
-#               best.pt and last.pt of every run
+#   validation  summer only (the tasks of VAL_TASKS), env seeds from VAL_SEED (checked disjoint from the test
+#               and the training data), best.pt and last.pt of every run
 #   choose      per head the arm and checkpoint with the best summer validation -> $RESULTS/choice.json
 #   ood         (refuses without choice.json) the chosen checkpoint of every arm x head in $OOD_SCENES at
 #               TEST_SEED (navlnn eval's default seed 0), one folder per arm
@@ -30,7 +30,8 @@ EPISODES=${EPISODES:-100}            # summer demonstrations of an arm whose rec
 EPOCHS=${EPOCHS:-8}                  # epochs of an arm whose recipe does not set train.epochs
 STRIDE=${STRIDE:-16}
 VAL_SEED=${VAL_SEED:-1}              # summer validation layouts: navlnn eval seed=VAL_SEED (never the test's)
-VAL_EPISODES=${VAL_EPISODES:-30}     # per checkpoint
+VAL_EPISODES=${VAL_EPISODES:-30}     # per checkpoint and validation task
+VAL_TASKS=${VAL_TASKS:-[fly_to_target]}   # summer tasks of the validation; the choice pools their success
 TEST_SEED=${TEST_SEED:-0}            # the test: navlnn eval's default seed
 OOD_EPISODES=${OOD_EPISODES:-30}     # per checkpoint and condition (>= 30 for the ablation)
 OOD_SCENES=${OOD_SCENES:-[summer,fall,spring,winter,urban,summer+fog,summer+dusk,winter+dusk,urban+fog]}
@@ -87,13 +88,13 @@ if has train; then
   done
 fi
 if has validation; then
-  stamp "validation: summer, seed $VAL_SEED, $VAL_EPISODES episodes per checkpoint (layouts checked disjoint)"
+  stamp "validation: summer $VAL_TASKS, seed $VAL_SEED, $VAL_EPISODES episodes per checkpoint and task (layouts checked disjoint)"
   $PYTHON experiments/ood_recipe/protocol.py check-seeds --run "$OUT" --val-seed "$VAL_SEED" \
-    --val-episodes "$VAL_EPISODES" --test-seed "$TEST_SEED" --test-episodes "$OOD_EPISODES"
+    --val-episodes "$VAL_EPISODES" --test-seed "$TEST_SEED" --test-episodes "$OOD_EPISODES" --val-tasks "$VAL_TASKS"
   for arm in $ARMS; do
     ckpts=$($PYTHON experiments/ood_recipe/protocol.py checkpoints --run "$OUT" --arms "$arm")
     # shellcheck disable=SC2086
-    $NAVLNN eval checkpoint="$ckpts" scenes=[summer] tasks=[fly_to_target] seed="$VAL_SEED" \
+    $NAVLNN eval checkpoint="$ckpts" scenes=[summer] tasks="$VAL_TASKS" seed="$VAL_SEED" \
       episodes="$VAL_EPISODES" eval.reference_expert=false workers="$WORKERS" logger.mode=offline progress=false \
       $EVAL_EXTRA hydra.run.dir="$OUT/validation/$arm"
   done
@@ -102,7 +103,7 @@ if has choose; then
   stamp "choose: per head, from summer validation only -> $RESULTS/choice.json"
   $PYTHON experiments/ood_recipe/protocol.py choose --run "$OUT" --choice "$RESULTS/choice.json" \
     --arms "$(arms_csv)" --val-seed "$VAL_SEED" --val-episodes "$VAL_EPISODES" --test-seed "$TEST_SEED" \
-    --test-episodes "$OOD_EPISODES"
+    --test-episodes "$OOD_EPISODES" --val-tasks "$VAL_TASKS"
 fi
 if has ood; then
   for arm in $ARMS; do

@@ -62,8 +62,9 @@ def protocol_lines(choice: dict | None, used: dict | None) -> tuple[list[str], b
     """Markdown lines on the choice and its timing, and whether the order held (choice before test)."""
     if choice is None:
         return ["**No choice.json: these results were not chosen before the test.**", ""], False
-    lines = [f"- Validation: summer, `navlnn eval seed={choice['validation']['seed']}`, "
-             f"{choice['validation']['episodes']} episodes per checkpoint; test: `seed={choice['test']['seed']}`. "
+    tasks = choice["validation"].get("tasks") or ["fly_to_target"]
+    lines = [f"- Validation: summer {', '.join(f'`{t}`' for t in tasks)}, `navlnn eval seed={choice['validation']['seed']}`, "
+             f"{choice['validation']['episodes']} episodes per checkpoint and task; test: `seed={choice['test']['seed']}`. "
              f"No validation layout is a test layout or a training layout "
              f"({choice.get('training_episodes_checked', 0)} training episodes checked).",
              f"- Choice written {choice['written_at']}: " + "; ".join(

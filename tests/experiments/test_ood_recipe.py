@@ -172,3 +172,25 @@ def test_choice_names_checkpoints_relative_to_the_run_and_the_gate_prints_them_i
     assert listed.startswith("[") and listed.endswith("]")
     assert set(listed[1:-1].split(",")) == {
         str(run / "train" / "robust" / f"{h}-seed0" / "checkpoints" / "best.pt") for h in ("lstm", "ncp_cfc")}
+
+
+def test_round2_validates_on_three_summer_tasks_and_tests_on_fresh_layouts(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path / "run"), "RESULTS": str(tmp_path / "results"),
+           "STAGES": "train validation", "PYTHON": sys.executable, "NAVLNN": "echo navlnn"}
+    _dataset(tmp_path / "run" / "data" / "default" / "data", [5, 17])
+    for arm in ("baseline photometric colour geometric erasing data seq64 long regularised dagger combined").split():
+        ckpts = tmp_path / "run" / "train" / arm / "ncp_cfc-seed0" / "checkpoints"
+        ckpts.mkdir(parents=True)
+        (ckpts / "best.pt").write_bytes(b"")
+    result = subprocess.run(["bash", str(FOLDER / "round2.sh")], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    trains = [line for line in lines if line.startswith("navlnn train")]
+    assert trains and all("seed=0,1,2" in line and "model=ncp_cfc,lstm" in line for line in trains)
+    validations = [line for line in lines if line.startswith("navlnn eval")]
+    assert validations and all("tasks=[fly_to_target,occlusion,hike]" in line and "seed=1" in line
+                               and "episodes=20" in line for line in validations)
+    record = json.loads(next(line for line in lines if line.startswith('{"validation"')))
+    assert record["validation"]["tasks"] == ["fly_to_target", "occlusion", "hike"]
+    assert record["test"] == {"seed": 2, "episodes": 10}
