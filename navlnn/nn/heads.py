@@ -47,6 +47,11 @@ class LiquidHead(Head):
         units: neurons of a dense head.
         time_scale: multiplies dt (seconds) into the neurons' time unit; 1.0 per frame at the
             policy rate keeps the dynamics of a model trained without timespans.
+        input_norm: a LayerNorm on the features before the cell. The LTC's sensory synapses are
+            sigmoids of ``sigma * (x - mu)`` with ``mu`` drawn in [0.3, 0.8], made for inputs of
+            order 1; the trunk's linear features are unbounded, and a dense LTC (every neuron reading
+            every feature) drives them to hundreds, where every sigmoid saturates and the command
+            stops depending on the image.
         **cell_kwargs: passed to :class:`CfC` or :class:`LTC` (``mode``, ``mixed_memory``, ``ode_unfolds``...).
     """
 
@@ -58,9 +63,11 @@ class LiquidHead(Head):
         wiring: Wiring | Mapping[str, Any] | None = None,
         units: int = 64,
         time_scale: float = 15.0,
+        input_norm: bool = False,
         **cell_kwargs: Any,
     ) -> None:
         super().__init__()
+        self.norm: nn.Module = nn.LayerNorm(feature_dim) if input_norm else nn.Identity()
         if isinstance(wiring, Mapping):
             wiring = _wiring_from_config(wiring)
         if kind not in ("cfc", "ltc"):
@@ -91,10 +98,10 @@ class LiquidHead(Head):
         return self.cell.wiring
 
     def forward(self, features: Tensor, dt: Tensor, state: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        return self.cell(features, state, dt * self.time_scale)
+        return self.cell(self.norm(features), state, dt * self.time_scale)
 
     def step(self, features: Tensor, dt: Tensor, state: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-        return self.cell.step(features, state, dt.reshape(-1, 1) * self.time_scale)
+        return self.cell.step(self.norm(features), state, dt.reshape(-1, 1) * self.time_scale)
 
 
 def _wiring_from_config(config: Mapping[str, Any]) -> Wiring:

@@ -24,7 +24,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 HEADS = ["ltc", "cfc_mixed", "gru_ode", "ctrnn", "tcn"]
 HW = (36, 64)
 # head parameters at the default trunk (32 features) and 4 actions: the table in docs/policies.md
-HEAD_PARAMETERS = {"ltc": 9_150, "cfc_mixed": 22_380, "gru_ode": 18_884, "ctrnn": 6_532, "tcn": 22_084}
+HEAD_PARAMETERS = {"ltc": 9_214, "cfc_mixed": 22_380, "gru_ode": 18_884, "ctrnn": 6_532, "tcn": 22_084}
 
 
 def _model_cfg(name: str, *overrides: str):
@@ -74,6 +74,26 @@ def test_frame_timing_and_memory_reach_the_actions(name):
         fresh, _ = head(x[:, -1:], dt[:, -1:])
     assert (a - b).abs().max() > 1e-6
     assert (a[:, -1] - fresh[:, 0]).abs().max() > 1e-6
+
+
+def test_dense_ltc_normalises_its_features_so_large_ones_still_steer():
+    # Trained without the norm, the dense LTC drove the trunk's features to hundreds; there the
+    # sensory sigmoids saturate, the gradient to the image vanishes and the command is constant.
+    head = _policy("ltc").head.double()
+    assert isinstance(head.norm, torch.nn.LayerNorm)
+    x, dt, _ = _inputs(1, 6, 32, head.state_size)
+    with torch.no_grad():
+        torch.testing.assert_close(head(100 * x, dt)[0], head(x, dt)[0], atol=1e-4, rtol=0)  # LayerNorm eps
+    torch.manual_seed(0)
+    raw = LiquidHead("ltc", 32, 4, units=34).double()
+    assert isinstance(raw.norm, torch.nn.Identity)  # off by default: the other liquid heads are unchanged
+
+    def gradient(model) -> float:
+        big = (300 * x).requires_grad_(True)
+        model(big, dt)[0][:, -1].sum().backward()
+        return float(big.grad.abs().max() * 300)  # per unit of the unscaled features
+
+    assert gradient(raw) < 1e-6 < 1e-2 < gradient(head)
 
 
 def test_dense_ltc_is_fully_connected_with_four_motor_neurons():
