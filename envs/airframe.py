@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
-import pybullet as p
 
 from envs.config import asset, dataclass_from_config, load
+from envs.quiet_import import import_pybullet
+
+p = import_pybullet()  # PyBullet without its banner on stderr
 
 GRAVITY = 9.81  # m/s^2
 

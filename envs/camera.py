@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import pybullet as p
 
 from envs.ground import Ground
+from envs.quiet_import import import_pybullet
+
+p = import_pybullet()  # PyBullet without its banner on stderr
 
 
 @dataclass(frozen=True)

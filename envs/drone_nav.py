@@ -8,7 +8,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import pybullet as p
 from gymnasium import spaces
 
 from envs.airframe import GRAVITY, AirframeParams, Quadrotor, Wind
@@ -17,9 +16,12 @@ from envs.config import asset, deep_update, load
 from envs.controller import ControlParams, VelocityController
 from envs.meshes import Palette
 from envs.props import props_mesh, props_obstacles
+from envs.quiet_import import import_pybullet
 from envs.scene import Scene, SceneBuilder, resolve_scene
 from envs.target import Target, TargetPose
 from envs.tasks import Episode, make_task
+
+p = import_pybullet()  # PyBullet without its banner on stderr
 
 NEAREST_OBSTACLES = 8  # rows of info["obstacles"]
 OBSTACLE_PAD = (math.inf, math.inf, 0.0, math.inf)  # an unused row of info["obstacles"]: x, y, reach, distance

@@ -12,7 +12,7 @@ from types import ModuleType
 
 def import_pybullet() -> ModuleType:
     """``import pybullet`` with file descriptor 2 pointed at /dev/null for the duration."""
-    if "pybullet" in sys.modules:
+    if sys.modules.get("pybullet") is not None:  # a None entry blocks the import: let it raise
         return sys.modules["pybullet"]
     try:
         sys.stderr.flush()

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pybullet as p
 
 from envs.config import available, deep_update, load
 from envs.ground import Ground, Stripe, ground_texture
 from envs.meshes import MeshBuilder, Palette
 from envs.obstacles import Obstacles
+from envs.quiet_import import import_pybullet
+
+p = import_pybullet()  # PyBullet without its banner on stderr
 
 SCENE_SEPARATOR = "+"
 
