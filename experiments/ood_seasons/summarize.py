@@ -250,7 +250,7 @@ def attention_chart(path: Path, cells: list[dict], models: list[str], scenes: li
     import matplotlib.pyplot as plt
 
     width = 0.8 / len(models)
-    colors = plt.get_cmap("tab10")
+    colors = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")
     fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 1.7 * len(scenes)), 6.4), constrained_layout=True)
     for ax, key, label in ((axes[0], "target_attention", "target attention (x chance)"),
                            (axes[1], "saliency_ssim", "saliency SSIM")):
@@ -308,7 +308,7 @@ def bar_chart(path: Path, cells: list[dict], models: list[str], scenes: list[str
     import matplotlib.pyplot as plt
 
     width = 0.8 / len(models)
-    colors = plt.get_cmap("tab10")
+    colors = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")
     fig, ax = plt.subplots(figsize=(max(6.0, 1.7 * len(scenes)), 4.2), constrained_layout=True)
     for i, m in enumerate(models):
         for j, s in enumerate(scenes):
@@ -412,6 +412,9 @@ def main() -> None:
                         help="an evaluation of other tasks in RUN: a table of each task in each scene")
     parser.add_argument("--title", default="Out-of-distribution study: trained in summer, flown everywhere",
                         help="the heading of table.md")
+    parser.add_argument("--ablations", default=",".join(ABLATION_RUNS),
+                        help="comma-separated fall colour ablation folders in RUN ('' for none)")
+    parser.add_argument("--videos", default="video", help="the videos' folder in RUN ('' for none)")
     args = parser.parse_args()
     evaluation = args.run / args.eval
     rows = read_rows(evaluation / "episodes.csv")
@@ -428,7 +431,7 @@ def main() -> None:
     diffs = paired_differences(rows, reference, models, scenes)
     write_csv(args.results / "differences.csv", diffs)
     ablation_rows = []
-    for folder in ABLATION_RUNS:
+    for folder in [f for f in args.ablations.split(",") if f]:
         if (args.run / folder / "episodes.csv").is_file():
             ablation_rows += read_rows(args.run / folder / "episodes.csv")
     flown = {r["episode"] for r in ablation_rows}  # fall itself on the same layouts only
@@ -482,10 +485,11 @@ def main() -> None:
     if full.is_file():
         text += ["", "All metrics (from `navlnn eval`, seeds pooled):", "", full.read_text()]
     (args.results / "table.md").write_text("\n".join(text) + "\n")
-    for poster in sorted((args.run / "video").glob("*/poster.png")):
+    videos = args.run / args.videos if args.videos else None
+    for poster in sorted(videos.glob("*/poster.png")) if videos else []:
         write_png(args.results / f"poster-{poster.parent.name}.png", cv2.imread(str(poster)))
-    fall_video = args.run / "video" / "ncp_cfc-seed0-fall" / "video.mp4"
-    if fall_video.is_file():
+    fall_video = videos / "ncp_cfc-seed0-fall" / "video.mp4" if videos else None
+    if fall_video is not None and fall_video.is_file():
         video_frame(fall_video, FALL_FRAME, args.results / "fall-frame.png")
     for scene in TRAJECTORY_SCENES:
         plot = evaluation / "trajectories" / f"fly_to_target-{scene}.png"
