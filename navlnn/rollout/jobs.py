@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,8 @@ from navlnn.rollout.recorders import AttentionRecorder, FlightRecorder, FrameRec
 RUNNER_STREAM = 1  # spawn key that separates a job's random numbers from the env's own (seeded by seed alone)
 _ENV_CACHE = 4  # envs a worker slot keeps open (one per scene x task x settings)
 _POLICY_CACHE = 8  # policies a worker keeps loaded
-GROUPS_PER_SLOT = 4  # scene groups handed to a worker at once, per slot
+GROUPS_PER_SLOT = 4  # scene groups handed to a worker at once, per slot (at most)
+BUNDLES_PER_WORKER = 4  # at least this many hand-outs per worker where there are enough groups
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,20 @@ def scene_groups(jobs: Sequence[Job]) -> list[list[tuple[int, Job]]]:
     return list(groups.values())
 
 
+def bundle_size(groups: int, workers: int, batch: int) -> int:
+    """Scene groups per hand-out to a worker process.
+
+    Up to ``batch * GROUPS_PER_SLOT`` (fewer hand-outs, envs reused), but small enough that each
+    worker gets about ``BUNDLES_PER_WORKER`` of them: with 24 groups on 2 workers, 16-group
+    bundles left one worker flying the last 8 alone, and nothing was saved until a bundle ended.
+    Never below ``batch``, so a worker's slots stay filled. One worker flies in ``batch``-group steps.
+    """
+    batch = max(1, batch)
+    if workers <= 1:
+        return batch
+    return max(batch, min(batch * GROUPS_PER_SLOT, math.ceil(groups / (workers * BUNDLES_PER_WORKER))))
+
+
 def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: bool = False,
              on_result: Optional[Callable[[int, Flight], None]] = None, desc: str = "episodes",
              batch: int = 1) -> list[Flight]:
@@ -276,7 +292,7 @@ def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: bool = False,
     if int(batch) < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     groups = scene_groups(jobs)
-    size = max(1, int(batch)) * GROUPS_PER_SLOT if int(workers) > 1 else max(1, int(batch))
+    size = bundle_size(len(groups), int(workers), int(batch))
     bundles = [groups[i:i + size] for i in range(0, len(groups), size)]
     results: list[Optional[Flight]] = [None] * len(jobs)
     bar = _bar(len(jobs), progress, desc)

@@ -97,3 +97,13 @@ def test_image_perturbations():
         ImagePerturbation.from_config({"gamma": 2})
     with pytest.raises(ValueError, match="drop must be in"):
         FrameTiming.from_config({"drop": 1.5})
+
+
+def test_bundles_spread_few_scene_groups_over_the_workers():
+    from navlnn.rollout.jobs import GROUPS_PER_SLOT, bundle_size
+
+    assert bundle_size(24, 2, 4) == 4  # 6 hand-outs for 2 workers, not 16 + 8
+    assert bundle_size(80, 2, 4) == 10
+    assert bundle_size(1000, 2, 4) == 4 * GROUPS_PER_SLOT  # many groups: the largest hand-out
+    assert bundle_size(3, 2, 4) == 4  # never below the batch: the slots stay filled
+    assert bundle_size(50, 1, 4) == 4 and bundle_size(50, 1, 0) == 1
