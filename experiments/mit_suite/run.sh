@@ -36,20 +36,13 @@ STAGES=${STAGES:-collect train eval tasks summary}
 
 NAVLNN=${NAVLNN:-navlnn}
 PYTHON=${PYTHON:-python}
-if [[ "$CHECKPOINT" != best && "$CHECKPOINT" != last ]]; then
-  echo "CHECKPOINT=$CHECKPOINT: use best or last" >&2
-  exit 2
-fi
+# shellcheck source=experiments/runs.sh
+source experiments/runs.sh     # require_checkpoint_name NAME, run_checkpoints OUT MODELS SEEDS NAME
+require_checkpoint_name "$CHECKPOINT"
 
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 stamp() { echo "[mit_suite] $(date -u +%H:%M:%S) $*"; }
-checkpoints() {  # the chosen checkpoint of every trained run, as a Hydra list
-  local list="" m s
-  for m in ${MODELS//,/ }; do for s in ${SEEDS//,/ }; do
-    list+="${list:+,}$OUT/train/$m-seed$s/checkpoints/$CHECKPOINT.pt"
-  done; done
-  echo "[$list]"
-}
+checkpoints() { run_checkpoints "$OUT" "$MODELS" "$SEEDS" "$CHECKPOINT"; }
 attention=(eval.attention=true "eval.attention_stress=$ATTENTION_STRESS")
 
 for stage in collect train; do  # the study's own commands, with every head

@@ -46,20 +46,13 @@ if [[ "$(recipe "$RECIPE" rounds)" != 0 ]]; then
   echo "RECIPE=$RECIPE has DAgger rounds; this script trains by behaviour cloning only (run navlnn dagger per head)" >&2
   exit 2
 fi
-if [[ "$CHECKPOINT" != best && "$CHECKPOINT" != last ]]; then
-  echo "CHECKPOINT=$CHECKPOINT: use best or last" >&2
-  exit 2
-fi
+# shellcheck source=experiments/runs.sh
+source experiments/runs.sh     # require_checkpoint_name NAME, run_checkpoints OUT MODELS SEEDS NAME
+require_checkpoint_name "$CHECKPOINT"
 
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 stamp() { echo "[ood_seasons] $(date -u +%H:%M:%S) $*"; }
-checkpoints() {  # the best checkpoint of every trained run, as a Hydra list
-  local list="" m s
-  for m in ${MODELS//,/ }; do for s in ${SEEDS//,/ }; do
-    list+="${list:+,}$OUT/train/$m-seed$s/checkpoints/$CHECKPOINT.pt"
-  done; done
-  echo "[$list]"
-}
+checkpoints() { run_checkpoints "$OUT" "$MODELS" "$SEEDS" "$CHECKPOINT"; }
 
 if has collect; then
   T0=$SECONDS
