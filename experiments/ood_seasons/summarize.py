@@ -393,14 +393,21 @@ def task_sections(task_rows: list[dict], models: list[str], results: Path) -> li
             success_table(cells, models, conditions), "Collisions (% of episodes):", "",
             rate_table(cells, models, conditions, "collision_rate")]
     if has_attention(task_rows):
-        attention = attention_cells(task_rows, models, conditions)
-        write_csv(results / "tasks_attention.csv", attention)
-        attention_chart(results / "tasks_attention.png", attention, models, conditions)
+        target, ssim = attention_files(task_rows, models, conditions, results, "tasks_attention")
         text += ["Target attention on the other tasks (x chance; the current sign's pixels), 95% bootstrap "
-                 "interval over episodes:", "", attention_table(attention, models, conditions, "target_attention"),
-                 "Saliency SSIM on the other tasks:", "",
-                 attention_table(attention, models, conditions, "saliency_ssim", ".3f")]
+                 "interval over episodes:", "", target, "Saliency SSIM on the other tasks:", "", ssim]
     return text
+
+
+def attention_files(rows: list[dict], models: list[str], scenes: list[str], results: Path,
+                    stem: str) -> tuple[str, str]:
+    """Attention per model and scene written as ``<stem>.csv`` and ``<stem>.png``; its target
+    attention and saliency SSIM tables (markdown)."""
+    cells = attention_cells(rows, models, scenes)
+    write_csv(results / f"{stem}.csv", cells)
+    attention_chart(results / f"{stem}.png", cells, models, scenes)
+    return (attention_table(cells, models, scenes, "target_attention"),
+            attention_table(cells, models, scenes, "saliency_ssim", ".3f"))
 
 
 def main() -> None:
@@ -458,18 +465,15 @@ def main() -> None:
             f"layout's success averaged over a head's seeds, 95% bootstrap interval over layouts:", "",
             difference_table(diffs, models, scenes)]
     if has_attention(rows):
-        attention = attention_cells(rows, models, scenes)
-        write_csv(args.results / "attention.csv", attention)
-        attention_chart(args.results / "attention.png", attention, models, scenes)
+        target, ssim = attention_files(rows, models, scenes, args.results, "attention")
         text += ["Where the policies look (`navlnn eval eval.attention=true`): target attention, the share of the "
                  "VisualBackProp saliency on the sign's pixels over the share of the image they cover (1 = chance), "
                  "mean over the frames the sign is seen in, then over episodes (seeds pooled), 95% bootstrap "
-                 "interval over episodes:", "", attention_table(attention, models, scenes, "target_attention"),
+                 "interval over episodes:", "", target,
                  "Saliency SSIM: the structural similarity of each frame's saliency and that of the same frame "
                  f"perturbed (stress: {eval_meta.get('stress')}; "
                  f"attention_stress: {((eval_meta.get('settings') or {}).get('eval') or {}).get('attention_stress')}), "
-                 "mean over frames, then episodes:", "",
-                 attention_table(attention, models, scenes, "saliency_ssim", ".3f")]
+                 "mean over frames, then episodes:", "", ssim]
     if args.tasks:
         text += task_sections(read_rows(args.run / args.tasks / "episodes.csv"), models, args.results)
     if ablation:
