@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from envs import DroneNavEnv
 from envs.expert import Expert
@@ -25,6 +26,7 @@ from navlnn.evaluation.evaluate import eval_seeds
 from navlnn.evaluation.saliency import saliency_maps, target_attention
 from navlnn.evaluation.video import saliency_overlay
 from navlnn.nn.checkpoint import load_policy
+from navlnn.nn.perception import unit_scale
 from navlnn.rollout import ExpertActor, FrameRecorder, rollout
 
 SCALE = 3          # tile upscaling, pixels per camera pixel
@@ -69,9 +71,9 @@ def main() -> None:
         big = lambda img: cv2.resize(img, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_NEAREST)  # noqa: E731
         tiles = [caption(big(frame), f"{scene}: onboard frame")]
         for label, policy in policies:
-            sal = saliency_maps(policy, frame[None])[0]
-            raw = saliency_maps(policy, frame[None], scale=False)[0]
-            attention = target_attention(raw, mask)
+            raw = saliency_maps(policy, frame[None], scale=False)
+            sal = unit_scale(torch.from_numpy(raw))[0].numpy()
+            attention = target_attention(raw[0], mask)
             tiles.append(caption(big(saliency_overlay(frame, sal, ALPHA)), f"{label}: target attention {attention:.1f}x"))
         rows.append(np.concatenate(tiles, axis=1))
     grid = np.concatenate(rows, axis=0)

@@ -111,9 +111,13 @@ def visual_backprop(trunk: ConvTrunk, images: Tensor, scale: bool = True) -> Ten
         if i > 0:
             mask = mask * averaged[i - 1]
     mask = mask[:, 0]
-    if not scale:
-        return mask
-    low = mask.flatten(1).min(1).values.view(-1, 1, 1)
-    high = mask.flatten(1).max(1).values.view(-1, 1, 1)
+    return unit_scale(mask) if scale else mask
+
+
+def unit_scale(maps: Tensor) -> Tensor:
+    """Each ``(H, W)`` map of ``(N, H, W)`` scaled to ``[0, 1]`` by its own minimum and maximum
+    (all zeros where a map is flat): :func:`visual_backprop`'s display scaling of its raw maps."""
+    low = maps.flatten(1).min(1).values.view(-1, 1, 1)
+    high = maps.flatten(1).max(1).values.view(-1, 1, 1)
     span = high - low
-    return torch.where(span > 0, (mask - low) / span.clamp_min(torch.finfo(mask.dtype).tiny), torch.zeros_like(mask))
+    return torch.where(span > 0, (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
