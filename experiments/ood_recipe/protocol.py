@@ -14,6 +14,10 @@
 - ``choose`` picks, per head, the recipe (arm) and the checkpoint (``best.pt`` or ``last.pt``) with
   the highest summer validation success, and writes ``choice.json`` with the time. It refuses to
   write a different choice once the out-of-distribution evaluation has started.
+- A run whose ``last.pt`` holds the same weights as its ``best.pt`` (its best epoch was its last)
+  is flown once: ``checkpoints`` lists ``best.pt`` alone, and ``validation_rows`` gives ``last.pt``
+  the flights of ``best.pt`` (flights of equal weights on equal layouts are equal, column for
+  column). The choice is the one flying both would give.
 - ``require-choice`` is the gate of the out-of-distribution stage: without ``choice.json`` (or
   with a choice that changed since that stage started) it stops; otherwise it records the choice
   it ran under (``<run>/ood/choice_used.json``, with the time) and prints the checkpoints to fly.
@@ -30,8 +34,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import torch
+
 from navlnn.evaluation.evaluate import eval_seeds
 from navlnn.evaluation.metrics import wilson_interval
+from navlnn.nn.checkpoint import read_checkpoint
 
 TEST_SEED = 0                 # navlnn eval's default seed: the test layouts of every committed result
 VALIDATION_SEED = 1           # the summer validation layouts
@@ -118,7 +125,8 @@ def run_relative(checkpoint: str, run: Path | None) -> str:
 
 def validation_cells(rows: Sequence[dict], run: Path | None = None) -> list[dict]:
     """Summer validation success per (arm, head, checkpoint file), training seeds pooled; ``paths``
-    relative to ``run`` where they lie in it."""
+    relative to ``run`` where they lie in it; ``same_weights_as_best`` (only where there are some): how
+    many of the cell's episodes are ``best.pt``'s flights, its weights being the same."""
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         arm, head, _ = run_of(r["checkpoint"])
@@ -131,6 +139,9 @@ def validation_cells(rows: Sequence[dict], run: Path | None = None) -> list[dict
                     "success_rate": wins / len(cell), "ci_low": lo, "ci_high": hi,
                     "collision_rate": sum(_truthy(r.get("collision")) for r in cell) / len(cell),
                     "paths": sorted({run_relative(r["checkpoint"], run) for r in cell})})
+        copied = sum(r.get("flown_as") == CANDIDATES[0] for r in cell)
+        if copied:
+            out[-1]["same_weights_as_best"] = copied
     return out
 
 
@@ -210,15 +221,60 @@ def require_choice(path: Path, ood_dir: Path, test_seed: int) -> dict:
     return choice
 
 
-def candidate_checkpoints(run: Path, arms: Sequence[str]) -> list[Path]:
-    """Every candidate checkpoint of the arms' runs (the final DAgger round's where there are rounds)."""
+def same_weights(a: Path, b: Path) -> bool:
+    """Whether two checkpoints hold the same policy: model config, camera and every tensor equal."""
+    x, y = read_checkpoint(a), read_checkpoint(b)
+    if x["model"] != y["model"] or list(x["image_hw"]) != list(y["image_hw"]):
+        return False
+    wx, wy = x["state_dict"], y["state_dict"]
+    return wx.keys() == wy.keys() and all(torch.equal(wx[k], wy[k]) for k in wx)
+
+
+def _run_checkpoints(run: Path, arms: Sequence[str]) -> list[Path]:
+    """The checkpoint folder of every run of the arms (the final DAgger round's where there are rounds)."""
     out = []
     for arm in arms:
         for folder in sorted((run / "train" / arm).glob("*-seed*")):
             rounds = sorted(folder.glob("round*/checkpoints"), key=lambda p: int(p.parent.name[5:]))
-            ckpts = rounds[-1] if rounds else folder / "checkpoints"
-            out += [ckpts / name for name in CANDIDATES if (ckpts / name).is_file()]
+            out.append(rounds[-1] if rounds else folder / "checkpoints")
     return out
+
+
+def duplicates(run: Path, arms: Sequence[str] | None = None) -> dict[Path, Path]:
+    """``last.pt -> best.pt`` (resolved) of every run whose two candidates hold the same weights.
+
+    ``arms``: all arms under ``run/train`` when None.
+    """
+    if arms is None:
+        arms = sorted(p.name for p in (run / "train").glob("*") if p.is_dir())
+    out = {}
+    for ckpts in _run_checkpoints(run, arms):
+        best, last = ckpts / CANDIDATES[0], ckpts / CANDIDATES[1]
+        if best.is_file() and last.is_file() and same_weights(best, last):
+            out[last.resolve()] = best.resolve()
+    return out
+
+
+def candidate_checkpoints(run: Path, arms: Sequence[str], skip_duplicates: bool = True) -> list[Path]:
+    """Every candidate checkpoint of the arms' runs to fly (a ``last.pt`` equal to its ``best.pt`` left
+    out unless ``skip_duplicates`` is False)."""
+    same = duplicates(run, arms) if skip_duplicates else {}
+    return [ckpts / name for ckpts in _run_checkpoints(run, arms) for name in CANDIDATES
+            if (ckpts / name).is_file() and (ckpts / name).resolve() not in same]
+
+
+def validation_rows(run: Path, arms: Sequence[str] | None = None) -> list[dict]:
+    """The validation's episode rows, with the flights of ``best.pt`` copied to a ``last.pt`` of the same
+    weights that was not flown itself (``flown_as`` names the file flown)."""
+    rows = read_rows(sorted((run / "validation").glob("*/episodes.csv")))
+    flown = {Path(r["checkpoint"]).resolve() for r in rows}
+    copies = []
+    for last, best in duplicates(run, arms).items():
+        if last in flown:
+            continue
+        copies += [{**r, "checkpoint": str(last), "flown_as": CANDIDATES[0]}
+                   for r in rows if Path(r["checkpoint"]).resolve() == best]
+    return rows + copies
 
 
 def hydra_list(paths: Iterable) -> str:
@@ -251,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             raise ProtocolError(f"no checkpoints under {args.run}/train for arms {arms}: run the train stage first")
         print(hydra_list(found))
     elif args.step == "choose":
-        rows = read_rows(sorted((args.run / "validation").glob("*/episodes.csv")))
+        rows = validation_rows(args.run, arms or None)
         record = write_choice(args.choice, choose(rows, arms, args.run), seeds(), args.run / "ood")
         for head, c in record["per_head"].items():
             print(f"chosen for {head}: {c['arm']} ({c['checkpoint']}), summer validation "

@@ -128,18 +128,22 @@ def main(argv: list[str] | None = None) -> None:
                         episodes[0] if len(episodes) == 1 else episodes,
                         title=f"{head}, trained in summer: success by condition and recipe arm")
         study.grid_chart(args.results / f"grid-{head}.png", cells, arms, scenes)
-    validation_files = sorted((args.run / "validation").glob("*/episodes.csv"))
-    validation = protocol.validation_cells(protocol.read_rows(validation_files)) if validation_files else []
+    validation = protocol.validation_cells(protocol.validation_rows(args.run, arms))
     validation = [{k: v for k, v in c.items() if k != "paths"} for c in validation]
     if validation:
         text += ["## Summer validation (held-out layouts; what the choice saw)", "",
                  "| head | arm | checkpoint | episodes | success | 95 % CI | collisions |",
                  "|---|---|---|---:|---:|---|---:|"]
-        text += [f"| {c['head']} | {c['arm']} | {c['checkpoint']} | {c['episodes']} | "
+        text += [f"| {c['head']} | {c['arm']} | {c['checkpoint']}{'*' if c.get('same_weights_as_best') else ''} | "
+                 f"{c['episodes']} | "
                  f"{100 * c['success_rate']:.0f} | [{100 * c['ci_low']:.0f}, {100 * c['ci_high']:.0f}] | "
                  f"{100 * c['collision_rate']:.0f} |"
                  for c in sorted(validation, key=lambda c: (c["head"], arms.index(c["arm"]) if c["arm"] in arms
                                                             else len(arms), c["checkpoint"]))]
+        if any(c.get("same_weights_as_best") for c in validation):
+            text += ["", "\\* some or all of its runs' `last.pt` hold the same weights as their `best.pt` (the best "
+                     "epoch was the last): those were flown once, and count with both files "
+                     "(`same_weights_as_best` in validation.csv: how many episodes)."]
         write_csv(args.results / "validation.csv", validation)
     write_csv(args.results / "summary.csv", summary)
     if differences:

@@ -194,3 +194,40 @@ def test_round2_validates_on_three_summer_tasks_and_tests_on_fresh_layouts(tmp_p
     record = json.loads(next(line for line in lines if line.startswith('{"validation"')))
     assert record["validation"]["tasks"] == ["fly_to_target", "occlusion", "hike"]
     assert record["test"] == {"seed": 2, "episodes": 10}
+
+
+def test_a_last_pt_with_the_best_pt_weights_is_flown_once_and_counts_as_both(protocol, tmp_path):
+    from navlnn.nn.checkpoint import save_checkpoint
+
+    tiny_policy = _load("ood_recipe_tiny_test", ROOT / "tests" / "evaluation" / "_tiny.py").tiny_policy
+
+    run = tmp_path / "run"
+    same = run / "train" / "baseline" / "ncp_cfc-seed0" / "checkpoints"
+    other = run / "train" / "baseline" / "lstm-seed0" / "checkpoints"
+    save_checkpoint(same / "best.pt", tiny_policy(seed=0))
+    save_checkpoint(same / "last.pt", tiny_policy(seed=0), {"epoch": 7, "history": [0.1]})  # training state differs
+    save_checkpoint(other / "best.pt", tiny_policy(seed=0))
+    save_checkpoint(other / "last.pt", tiny_policy(seed=1))  # the last epoch was not the best
+    assert protocol.duplicates(run) == {(same / "last.pt").resolve(): (same / "best.pt").resolve()}
+    assert protocol.candidate_checkpoints(run, ["baseline"]) == [other / "best.pt", other / "last.pt", same / "best.pt"]
+    assert len(protocol.candidate_checkpoints(run, ["baseline"], skip_duplicates=False)) == 4
+
+    _write(run / "validation" / "baseline", _rows(run, "baseline", "ncp_cfc", "summer", "sssc")
+           + _rows(run, "baseline", "lstm", "summer", "sstt") + _rows(run, "baseline", "lstm", "summer", "ssst", "last.pt"))
+    rows = protocol.validation_rows(run)
+    copies = [r for r in rows if r.get("flown_as")]
+    assert len(rows) == 16 and len(copies) == 4
+    assert {Path(r["checkpoint"]).name for r in copies} == {"last.pt"}
+    assert [r["success"] for r in copies] == ["True", "True", "True", "False"]  # best.pt's flights, unchanged
+    cells = {(c["head"], c["checkpoint"]): c for c in protocol.validation_cells(rows, run)}
+    assert cells[("ncp_cfc", "last.pt")]["success_rate"] == cells[("ncp_cfc", "best.pt")]["success_rate"] == 0.75
+    assert cells[("ncp_cfc", "last.pt")]["same_weights_as_best"] == 4
+    assert "same_weights_as_best" not in cells[("lstm", "last.pt")]  # flown itself
+    choice = protocol.choose(rows, ["baseline"], run)
+    assert choice["per_head"]["ncp_cfc"]["checkpoint"] == "best.pt"  # a tie of equal flights goes to best.pt
+    assert choice["per_head"]["lstm"]["checkpoint"] == "last.pt"
+
+    # a last.pt flown itself (round 1 flew both) keeps its own flights: nothing is copied
+    _write(run / "validation" / "baseline", _rows(run, "baseline", "ncp_cfc", "summer", "sssc")
+           + _rows(run, "baseline", "ncp_cfc", "summer", "sssc", "last.pt"))
+    assert not [r for r in protocol.validation_rows(run) if r.get("flown_as")]
