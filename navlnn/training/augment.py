@@ -47,6 +47,15 @@ def rotate_hue(x: Tensor, degrees: Tensor) -> Tensor:
     return torch.bmm(flat, rot.transpose(1, 2)).reshape(shape)
 
 
+def luma(x: Tensor) -> Tensor:
+    """The grey level (Rec. 601 luma) of float RGB ``x`` (..., 3), shape (..., 1).
+
+    The same sum in the same order as ``(x * weights).sum(-1, keepdim=True)``, without that
+    frame-sized product.
+    """
+    return x[..., 0:1] * _LUMA[0] + x[..., 1:2] * _LUMA[1] + x[..., 2:3] * _LUMA[2]
+
+
 def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
     """Blur float ``x`` (B, T, H, W, 3) with a Gaussian of ``sigma`` pixels (B,), one per sequence.
 
@@ -92,9 +101,10 @@ def affine_warp(x: Tensor, shift_xy: Tensor, zoom: Tensor, roll_deg: Tensor, pad
     mat[:, 0, 0], mat[:, 0, 1] = cos, -sin / aspect
     mat[:, 1, 0], mat[:, 1, 1] = sin * aspect, cos
     mat[:, 0, 2], mat[:, 1, 2] = -2.0 * shift_xy[:, 0].double(), -2.0 * shift_xy[:, 1].double()
-    mat = mat.to(x.dtype).repeat_interleave(steps, dim=0)
+    # one sampling grid per sequence, shared by its frames
+    grid = F.affine_grid(mat.to(x.dtype), [batch, 3, height, width], align_corners=False)
+    grid = grid.repeat_interleave(steps, dim=0)
     frames = x.reshape(batch * steps, height, width, 3).permute(0, 3, 1, 2)
-    grid = F.affine_grid(mat, list(frames.shape), align_corners=False)
     warped = F.grid_sample(frames, grid, mode="bilinear", padding_mode=padding, align_corners=False)
     return warped.permute(0, 2, 3, 1).reshape(x.shape)
 
@@ -175,26 +185,27 @@ class ImageAugment:
             x = affine_warp(x, shift, zoom, roll, self.padding)
         if self.hue_deg > 0:
             x = rotate_hue(x, self.hue_deg * (2.0 * uniform(batch) - 1.0))
+        # in place where the arithmetic allows it (the same operations in the same order, so the same
+        # result bit for bit), to spare a frame-sized allocation per step: x is this call's own tensor
         if self.channel_gain > 0:
-            x = x * (1.0 + self.channel_gain * (2.0 * uniform(batch, 1, 1, 1, 3) - 1.0))
+            x.mul_(1.0 + self.channel_gain * (2.0 * uniform(batch, 1, 1, 1, 3) - 1.0))
         if self.gamma > 0:
             log_g = math.log1p(self.gamma) * (2.0 * uniform(batch, 1, 1, 1, 1) - 1.0)
-            x = 255.0 * (x.clamp(0, 255) / 255.0).pow(torch.exp(log_g))
-        luma = torch.tensor(_LUMA)
+            x = x.clamp_(0, 255).div_(255.0).pow_(torch.exp(log_g)).mul_(255.0)
         if self.saturation > 0:
-            grey = (x * luma).sum(-1, keepdim=True)
-            x = grey + factor(self.saturation) * (x - grey)
+            grey = luma(x)
+            x.sub_(grey).mul_(factor(self.saturation)).add_(grey)
         if self.contrast > 0:
-            mean = (x * luma).sum(-1, keepdim=True).mean(dim=(1, 2, 3), keepdim=True)
-            x = mean + factor(self.contrast) * (x - mean)
+            mean = luma(x).mean(dim=(1, 2, 3), keepdim=True)
+            x.sub_(mean).mul_(factor(self.contrast)).add_(mean)
         if self.brightness > 0:
-            x = x * factor(self.brightness)
+            x.mul_(factor(self.brightness))
         if self.blur_sigma > 0:
             x = gaussian_blur(x, self.blur_sigma * uniform(batch))
         if self.erase_prob > 0:
             x = self._erase(x, uniform)
         if self.noise_std > 0:
-            x = x + self.noise_std * torch.randn(x.shape, generator=generator)
+            x.add_(torch.randn(x.shape, generator=generator).mul_(self.noise_std))
         return x.round_().clamp_(0, 255).to(torch.uint8)
 
     def _erase(self, x: Tensor, uniform) -> Tensor:

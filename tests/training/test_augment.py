@@ -40,7 +40,9 @@ def _scene(batch: int = 6, steps: int = 4, hw: tuple[int, int] = (24, 40)) -> to
 @pytest.mark.parametrize("lever", sorted(LEVERS))
 def test_each_lever_is_per_sequence_and_keeps_dtype_and_shape(lever):
     images = _scene()
+    before = images.clone()
     out = ImageAugment(**{**OFF, **LEVERS[lever]})(images, torch.Generator().manual_seed(0))
+    assert torch.equal(images, before), f"{lever}: changed the caller's frames"  # it works in place on a copy
     assert out.dtype == torch.uint8 and out.shape == images.shape
     assert torch.equal(out, out[:, :1].expand_as(out)), f"{lever}: frames of one sequence differ"
     changed = [not torch.equal(out[i], out[0]) for i in range(1, len(out))]
