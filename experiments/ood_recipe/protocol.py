@@ -32,7 +32,7 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import torch
 
@@ -115,6 +115,18 @@ def _truthy(value) -> bool:
     return str(value).strip().lower() in ("true", "1", "1.0")
 
 
+def progress_of(row: Mapping) -> float:
+    """The share of a flight's targets it reached (``targets_reached / targets``); its success where
+    the row has no target count (a one-target task reads the same either way)."""
+    try:
+        targets = int(float(row.get("targets") or 0))
+        if targets > 0:
+            return min(1.0, int(float(row["targets_reached"])) / targets)
+    except (KeyError, TypeError, ValueError):
+        pass
+    return float(_truthy(row["success"]))
+
+
 def run_relative(checkpoint: str, run: Path | None) -> str:
     """``checkpoint`` relative to the run folder when it lies in it (so choice.json names no machine's folders)."""
     if run is None:
@@ -138,6 +150,7 @@ def validation_cells(rows: Sequence[dict], run: Path | None = None) -> list[dict
         out.append({"arm": arm, "head": head, "checkpoint": name, "episodes": len(cell),
                     "success_rate": wins / len(cell), "ci_low": lo, "ci_high": hi,
                     "collision_rate": sum(_truthy(r.get("collision")) for r in cell) / len(cell),
+                    "progress": sum(progress_of(r) for r in cell) / len(cell),
                     "paths": sorted({run_relative(r["checkpoint"], run) for r in cell})})
         copied = sum(r.get("flown_as") == CANDIDATES[0] for r in cell)
         if copied:
@@ -146,6 +159,9 @@ def validation_cells(rows: Sequence[dict], run: Path | None = None) -> list[dict
 
 
 STUDY_HEAD = "ncp_cfc"  # the study (every head) is rerun with this head's chosen recipe and checkpoint
+SECONDARY_RULE = ("secondary, reported beside the primary choice and never instead of it: per head, among each "
+                  "arm's checkpoint chosen by the primary rule, the highest mean share of targets reached over "
+                  "the validation flights (pooled over tasks and training seeds), ties as the primary rule")
 
 
 def choose(rows: Sequence[dict], arms: Sequence[str], run: Path | None = None) -> dict:
@@ -154,7 +170,9 @@ def choose(rows: Sequence[dict], arms: Sequence[str], run: Path | None = None) -
     Success is pooled over every validation row of a checkpoint file: the training seeds of a run
     and the validation tasks (equal episodes each, so the pooled rate is their mean). Highest success first; ties go to fewer collisions, then to the arm listed first (the simpler
     recipe: list baseline first), then to ``best.pt``. ``study``: the recipe and checkpoint the
-    six-head study is rerun with, ``STUDY_HEAD``'s choice.
+    six-head study is rerun with, ``STUDY_HEAD``'s choice. ``secondary``: ``SECONDARY_RULE``'s
+    choice per head, from the same flights (a denser score where success is near 0 or 1 for every
+    arm); it picks no checkpoint the test does not fly.
     """
     cells = validation_cells(rows, run)
     if not cells:
@@ -173,7 +191,13 @@ def choose(rows: Sequence[dict], arms: Sequence[str], run: Path | None = None) -
         per_head.setdefault(c["head"], c)
     lead = STUDY_HEAD if STUDY_HEAD in per_head else sorted(per_head)[0]
     study = {"head": lead, "recipe": per_head[lead]["arm"], "checkpoint": per_head[lead]["checkpoint"]}
-    return {"per_head": per_head, "per_arm": per_arm, "study": study}
+    # the secondary rule ranks the same per-arm checkpoints (the ones the test flies) by progress
+    secondary: dict[str, dict] = {}
+    for c in sorted((c for heads in per_arm.values() for c in heads.values()),
+                    key=lambda c: (-c["progress"], *rank(c))):
+        secondary.setdefault(c["head"], c)
+    return {"per_head": per_head, "per_arm": per_arm, "study": study,
+            "secondary": {"rule": SECONDARY_RULE, "per_head": secondary}}
 
 
 def write_choice(path: Path, choice: dict, seeds: dict, ood_dir: Path) -> dict:
@@ -181,7 +205,8 @@ def write_choice(path: Path, choice: dict, seeds: dict, ood_dir: Path) -> dict:
     used = ood_dir / "choice_used.json"
     if used.is_file():
         before = json.loads(used.read_text())["choice"]
-        if any(before.get(k) != json.loads(json.dumps(choice.get(k))) for k in ("per_head", "per_arm", "study")):
+        if any(before.get(k) != json.loads(json.dumps(choice.get(k)))
+               for k in ("per_head", "per_arm", "study", "secondary")):
             raise ProtocolError(f"the out-of-distribution evaluation already ran under another choice ({used}); "
                                 f"a choice may not change after the test was seen")
         if not path.is_file():
@@ -315,6 +340,9 @@ def main(argv: list[str] | None = None) -> None:
         study = record["study"]
         print(f"the study is rerun with recipe {study['recipe']} ({study['checkpoint']}), {study['head']}'s choice",
               file=sys.stderr)
+        for head, c in record["secondary"]["per_head"].items():
+            print(f"secondary rule for {head}: {c['arm']} ({c['checkpoint']}), {100 * c['progress']:.0f}% of the "
+                  f"targets reached", file=sys.stderr)
         print(args.choice)
     else:
         choice = require_choice(args.choice, args.run / "ood", args.test_seed)

@@ -70,6 +70,10 @@ def protocol_lines(choice: dict | None, used: dict | None) -> tuple[list[str], b
              f"- Choice written {choice['written_at']}: " + "; ".join(
                  f"{h}: **{c['arm']}** ({c['checkpoint']}, summer validation {100 * c['success_rate']:.0f}% of "
                  f"{c['episodes']})" for h, c in choice["per_head"].items())]
+    if choice.get("secondary"):
+        lines.append(f"- Secondary rule ({choice['secondary']['rule']}): " + "; ".join(
+            f"{h}: **{c['arm']}** ({c['checkpoint']}, {100 * c['progress']:.0f}% of the validation targets reached)"
+            for h, c in choice["secondary"]["per_head"].items()))
     ok = used is not None and used["choice"].get("written_at") == choice["written_at"] and \
         choice["written_at"] <= used["started_at"]
     lines.append(f"- Out-of-distribution evaluation began {used['started_at'] if used else '(not run)'}: "
@@ -108,15 +112,17 @@ def main(argv: list[str] | None = None) -> None:
         mine = [r for r in rows if r["head"] == head]
         cells = study.pooled(mine, arms, scenes)
         chosen = choice["per_head"].get(head, {}).get("arm") if choice else None
+        second = ((choice or {}).get("secondary") or {}).get("per_head", {}).get(head, {}).get("arm")
         summary += [{"head": head, "arm": c["model"], **{k: v for k, v in c.items() if k != "model"},
-                     "chosen": c["model"] == chosen} for c in cells]
+                     "chosen": c["model"] == chosen, **({"secondary": c["model"] == second} if second else {})}
+                    for c in cells]
         reference = REFERENCE_ARM if REFERENCE_ARM in arms else arms[0]
         # the study's helper gives reference minus arm; the ablation reads arm minus reference
         diffs = [{**d, "difference": -d["difference"], "ci_low": -d["ci_high"], "ci_high": -d["ci_low"]}
                  for d in study.paired_differences(mine, reference, arms, scenes)]
         differences += [{"head": head, "arm": d["model"], **{k: v for k, v in d.items() if k != "model"}}
                         for d in diffs]
-        label = [f"{a} (chosen)" if a == chosen else a for a in arms]
+        label = [a + (" (chosen)" if a == chosen else "") + (" (secondary)" if a == second else "") for a in arms]
         table = study.success_table(cells, arms, scenes)
         for a, shown in zip(arms, label):
             table = table.replace(f"| {a} |", f"| {shown} |", 1)
@@ -132,12 +138,12 @@ def main(argv: list[str] | None = None) -> None:
     validation = [{k: v for k, v in c.items() if k != "paths"} for c in validation]
     if validation:
         text += ["## Summer validation (held-out layouts; what the choice saw)", "",
-                 "| head | arm | checkpoint | episodes | success | 95 % CI | collisions |",
-                 "|---|---|---|---:|---:|---|---:|"]
+                 "| head | arm | checkpoint | episodes | success | 95 % CI | collisions | targets reached |",
+                 "|---|---|---|---:|---:|---|---:|---:|"]
         text += [f"| {c['head']} | {c['arm']} | {c['checkpoint']}{'*' if c.get('same_weights_as_best') else ''} | "
                  f"{c['episodes']} | "
                  f"{100 * c['success_rate']:.0f} | [{100 * c['ci_low']:.0f}, {100 * c['ci_high']:.0f}] | "
-                 f"{100 * c['collision_rate']:.0f} |"
+                 f"{100 * c['collision_rate']:.0f} | {100 * c['progress']:.0f} |"
                  for c in sorted(validation, key=lambda c: (c["head"], arms.index(c["arm"]) if c["arm"] in arms
                                                             else len(arms), c["checkpoint"]))]
         if any(c.get("same_weights_as_best") for c in validation):

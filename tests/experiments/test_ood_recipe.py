@@ -47,7 +47,7 @@ def _rows(run: Path, arm: str, head: str, scene: str, outcomes: str, name: str =
 def _write(folder: Path, rows: list[dict]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "episodes.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         writer.writeheader()
         writer.writerows(rows)
 
@@ -231,3 +231,35 @@ def test_a_last_pt_with_the_best_pt_weights_is_flown_once_and_counts_as_both(pro
     _write(run / "validation" / "baseline", _rows(run, "baseline", "ncp_cfc", "summer", "sssc")
            + _rows(run, "baseline", "ncp_cfc", "summer", "sssc", "last.pt"))
     assert not [r for r in protocol.validation_rows(run) if r.get("flown_as")]
+
+
+def _hike(run: Path, arm: str, head: str, reached: list[int], name: str = "best.pt") -> list[dict]:
+    ckpt = str(run / "train" / arm / f"{head}-seed0" / "checkpoints" / name)
+    return [{"model": head, "scene": "summer", "task": "hike", "episode": str(i), "checkpoint": ckpt,
+             "success": str(k == 4), "collision": str(k < 4), "targets_reached": str(k), "targets": "4"}
+            for i, k in enumerate(reached)]
+
+
+def test_the_secondary_rule_ranks_the_arms_by_targets_reached_where_success_ties(protocol, summarize, tmp_path):
+    assert protocol.progress_of({"success": "True", "targets": "", "targets_reached": ""}) == 1.0
+    assert protocol.progress_of({"success": "False", "targets": "4", "targets_reached": "2"}) == 0.5
+    run, results = tmp_path / "run", tmp_path / "results"
+    # both arms: every fly_to_target flight, no hike; robust gets further along the hikes
+    for arm, reached in (("baseline", [0, 1, 0, 1]), ("robust", [2, 3, 1, 2])):
+        _write(run / "validation" / arm, [r for h in ("ncp_cfc", "lstm") for r in
+                                          _rows(run, arm, h, "summer", "ssss") + _hike(run, arm, h, reached)])
+        _write(run / "ood" / arm, [r for h in ("ncp_cfc", "lstm") for r in _rows(run, arm, h, "fall", "sctt")])
+    choice = protocol.choose(protocol.validation_rows(run), ["baseline", "robust"], run)
+    assert choice["per_head"]["ncp_cfc"]["arm"] == "baseline"  # the primary rule: a tie, the simpler arm
+    assert choice["study"]["recipe"] == "baseline"  # the study follows the primary rule only
+    second = choice["secondary"]["per_head"]["ncp_cfc"]
+    assert second["arm"] == "robust" and second["progress"] == pytest.approx((4 + 8 / 4) / 8)
+    protocol.write_choice(results / "choice.json", choice, protocol.check_disjoint(1, 4, 0, 4), run / "ood")
+    protocol.require_choice(results / "choice.json", run / "ood", 0)
+    summarize.main([str(run), str(results), "--arms", "baseline,robust"])
+    table = (results / "table.md").read_text()
+    assert "| baseline (chosen) |" in table and "| robust (secondary) |" in table
+    assert "- Secondary rule (secondary, reported beside the primary choice" in table
+    with open(results / "validation.csv", newline="") as f:
+        progress = {(r["head"], r["arm"]): float(r["progress"]) for r in csv.DictReader(f)}
+    assert progress[("lstm", "baseline")] == pytest.approx((4 + 2 / 4) / 8)
