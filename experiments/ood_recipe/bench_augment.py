@@ -14,12 +14,11 @@ a run trains on). Run from the repository:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+import types
 from pathlib import Path
 
 import torch
@@ -34,15 +33,12 @@ RECIPES = ("baseline", "photometric", "colour", "geometric", "erasing", "combine
 
 
 def augment_of(revision: str):
-    """``ImageAugment`` as defined in ``revision`` (loaded from ``git show``)."""
-    source = subprocess.run(["git", "show", f"{revision}:navlnn/training/augment.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "augment_then.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("augment_then", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["augment_then"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
+    """``ImageAugment`` as defined in ``revision`` (its source from ``git show``, run as a module)."""
+    where = f"{revision}:navlnn/training/augment.py"
+    source = subprocess.run(["git", "show", where], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    module = types.ModuleType("augment_then")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, where, "exec"), module.__dict__)
     return module.ImageAugment
 
 

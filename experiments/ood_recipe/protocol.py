@@ -292,13 +292,13 @@ def validation_rows(run: Path, arms: Sequence[str] | None = None) -> list[dict]:
     """The validation's episode rows, with the flights of ``best.pt`` copied to a ``last.pt`` of the same
     weights that was not flown itself (``flown_as`` names the file flown)."""
     rows = read_rows(sorted((run / "validation").glob("*/episodes.csv")))
-    flown = {Path(r["checkpoint"]).resolve() for r in rows}
+    flown: dict[Path, list[dict]] = {}
+    for r in rows:
+        flown.setdefault(Path(r["checkpoint"]).resolve(), []).append(r)
     copies = []
     for last, best in duplicates(run, arms).items():
-        if last in flown:
-            continue
-        copies += [{**r, "checkpoint": str(last), "flown_as": CANDIDATES[0]}
-                   for r in rows if Path(r["checkpoint"]).resolve() == best]
+        if last not in flown:
+            copies += [{**r, "checkpoint": str(last), "flown_as": CANDIDATES[0]} for r in flown.get(best, [])]
     return rows + copies
 
 
