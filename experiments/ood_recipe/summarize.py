@@ -11,7 +11,10 @@ Reads ``<run>/ood/<arm>/episodes.csv`` (the test flights of each arm's validated
   every arm minus baseline paired by layout (bootstrap over layouts), and the summer validation;
 - ``summary.csv`` (head x arm x condition), ``differences.csv``, ``validation.csv``;
 - ``success-<head>.png`` (bars with intervals, arms side by side per condition) and
-  ``grid-<head>.png`` (arm x condition).
+  ``grid-<head>.png`` (arm x condition);
+- ``selection.csv`` and ``selection.png``: did the summer validation rank the arms as the test
+  did? Per head and arm, the validation's success and targets reached against the test's mean and
+  worst over the shifted conditions, with Spearman's rank correlation.
 
 Reuses the out-of-distribution study's helpers (``experiments/ood_seasons/summarize.py``) with
 the arm in the place of the model.
@@ -25,10 +28,13 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from navlnn.evaluation.evaluate import write_csv
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_ARM = "baseline"
+TRAINING_SCENE = "summer"  # the test's other conditions are the shifted ones
 
 
 def _module(name: str, path: Path):
@@ -79,6 +85,104 @@ def protocol_lines(choice: dict | None, used: dict | None) -> tuple[list[str], b
     lines.append(f"- Out-of-distribution evaluation began {used['started_at'] if used else '(not run)'}: "
                  + ("after the choice, under the same choice." if ok else "**NOT after this choice.**"))
     return lines + [""], ok
+
+
+def rank_correlation(x: list[float], y: list[float]) -> float:
+    """Spearman's rank correlation (ties share their mean rank); nan when a side has no spread."""
+
+    def ranks(values: list[float]) -> np.ndarray:
+        order = sorted(range(len(values)), key=values.__getitem__)
+        out = np.zeros(len(values))
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            out[order[i:j + 1]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    rx, ry = ranks(list(x)), ranks(list(y))
+    if len(rx) < 3 or rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def selection_rows(choice: dict, summary: list[dict], head: str, arms: list[str]) -> list[dict]:
+    """Per arm, what the validation saw of the checkpoint the test flew, beside the test's figures."""
+    out = []
+    for arm in arms:
+        seen = choice.get("per_arm", {}).get(arm, {}).get(head)
+        cells = {c["scene"]: c for c in summary if c["head"] == head and c["arm"] == arm}
+        shifted = {s: c["success_rate"] for s, c in cells.items() if s != TRAINING_SCENE}
+        if seen is None or not shifted:
+            continue
+        worst = min(shifted, key=shifted.get)
+        out.append({"head": head, "arm": arm, "checkpoint": seen["checkpoint"],
+                    "validation_success": seen["success_rate"], "validation_progress": seen.get("progress"),
+                    "test_summer": cells[TRAINING_SCENE]["success_rate"] if TRAINING_SCENE in cells else None,
+                    "test_shifted_mean": float(np.mean(list(shifted.values()))),
+                    "test_shifted_worst": shifted[worst], "worst_condition": worst})
+    return out
+
+
+def selection_lines(rows: list[dict], heads: list[str]) -> list[str]:
+    """Markdown: the validation's ranking of the arms against the test's, per head."""
+    lines = ["## Did the summer validation rank the arms as the test did?", "",
+             "Per head, each arm's checkpoint as the primary rule picked it: the summer validation's success "
+             "and share of targets reached, and the test's summer, mean over the shifted conditions and worst "
+             "shifted condition (%). ρ: Spearman's rank correlation over the arms (1: the validation orders "
+             "the arms as the test does; 0: no relation).", ""]
+    for head in heads:
+        mine = [r for r in rows if r["head"] == head]
+        if not mine:
+            continue
+        lines += [f"**{head}**", "", "| arm | validation success | targets reached | test summer | shifted mean | "
+                  "worst (condition) |", "|---|---:|---:|---:|---:|---|"]
+        lines += [f"| {r['arm']} | {100 * r['validation_success']:.0f} | "
+                  + (f"{100 * r['validation_progress']:.0f}" if r["validation_progress"] is not None else "") + " | "
+                  + (f"{100 * r['test_summer']:.0f}" if r["test_summer"] is not None else "")
+                  + f" | {100 * r['test_shifted_mean']:.0f} | {100 * r['test_shifted_worst']:.0f} "
+                  f"({r['worst_condition']}) |" for r in mine]
+        pairs = [("validation_success", "test_shifted_mean"), ("validation_success", "test_shifted_worst")]
+        if all(r["validation_progress"] is not None for r in mine):
+            pairs += [("validation_progress", "test_shifted_mean"), ("validation_progress", "test_shifted_worst")]
+        lines += ["", "; ".join(
+            f"ρ({a.replace('_', ' ')}, {b.replace('_', ' ')}) = "
+            f"{rank_correlation([r[a] for r in mine], [r[b] for r in mine]):+.2f}" for a, b in pairs)
+            + f" ({len(mine)} arms)", ""]
+    return lines
+
+
+def selection_chart(path: Path, rows: list[dict], heads: list[str]) -> None:
+    """Validation success (x) against the test's shifted mean and worst (y), one panel per head."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(heads), figsize=(5.2 * len(heads), 4.4), constrained_layout=True,
+                             squeeze=False)
+    for ax, head in zip(axes[0], heads):
+        mine = [r for r in rows if r["head"] == head]
+        x = [100 * r["validation_success"] for r in mine]
+        mean = [100 * r["test_shifted_mean"] for r in mine]
+        worst = [100 * r["test_shifted_worst"] for r in mine]
+        ax.vlines(x, worst, mean, color="0.75", lw=0.8)
+        ax.scatter(x, mean, color="tab:blue", label="test: mean over the shifted conditions", zorder=3)
+        ax.scatter(x, worst, facecolors="none", edgecolors="tab:red", label="test: worst shifted condition",
+                   zorder=3)
+        for r, xi, yi in zip(mine, x, mean):
+            ax.annotate(r["arm"], (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        rho = rank_correlation(x, mean)
+        ax.set_title(f"{head}: Spearman ρ(validation, shifted mean) = {rho:+.2f}", fontsize=9)
+        ax.set_xlabel("summer validation success (%), what the choice saw")
+        ax.set_ylabel("test success (%)")
+        ax.set_ylim(-3, 103)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,12 +255,18 @@ def main(argv: list[str] | None = None) -> None:
                      "epoch was the last): those were flown once, and count with both files "
                      "(`same_weights_as_best` in validation.csv: how many episodes)."]
         write_csv(args.results / "validation.csv", validation)
+    selection = [r for h in heads for r in selection_rows(choice, summary, h, arms)] if choice else []
+    if selection:
+        text += [""] + selection_lines(selection, heads)
+        write_csv(args.results / "selection.csv", selection)
+        selection_chart(args.results / "selection.png", selection, heads)
     write_csv(args.results / "summary.csv", summary)
     if differences:
         write_csv(args.results / "differences.csv", differences)
     (args.results / "table.md").write_text("\n".join(text) + "\n")
     print("\n".join(text))
-    print(f"wrote {args.results}/table.md, summary.csv, differences.csv, validation.csv, "
+    print(f"wrote {args.results}/table.md, summary.csv, differences.csv, validation.csv, selection.csv, "
+          "selection.png, "
           + ", ".join(f"success-{h}.png, grid-{h}.png" for h in heads))
     if not in_order:
         print("warning: the out-of-distribution results were not run after a written choice", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -153,6 +154,23 @@ def test_summary_tables_with_wilson_intervals(protocol, summarize, tmp_path):
         assert (results / f"success-{head}.png").stat().st_size > 5000
         assert (results / f"grid-{head}.png").stat().st_size > 2000
     assert (results / "validation.csv").is_file()
+    with open(results / "selection.csv", newline="") as f:
+        selection = {(r["head"], r["arm"]): r for r in csv.DictReader(f)}
+    assert set(selection) == {(h, a) for h in ("ncp_cfc", "lstm") for a in ("baseline", "robust")}
+    robust = selection[("ncp_cfc", "robust")]  # what the validation saw beside what the test found
+    assert float(robust["validation_success"]) == pytest.approx(
+        json.loads((results / "choice.json").read_text())["per_arm"]["robust"]["ncp_cfc"]["success_rate"])
+    assert float(robust["test_shifted_worst"]) == pytest.approx(0.75) and robust["worst_condition"] == "fall"
+    assert "## Did the summer validation rank the arms as the test did?" in table
+    assert (results / "selection.png").stat().st_size > 5000
+
+
+def test_rank_correlation_orders_ties_and_refuses_no_spread(summarize):
+    assert summarize.rank_correlation([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert summarize.rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ties share their mean rank: ranks (1.5, 1.5, 3, 4) against (1, 2, 3, 4)
+    assert summarize.rank_correlation([5, 5, 7, 9], [1, 2, 3, 4]) == pytest.approx(0.9486833, abs=1e-6)
+    assert math.isnan(summarize.rank_correlation([1, 1, 1, 1], [1, 2, 3, 4]))  # the validation saw no difference
 
 
 def test_choice_names_checkpoints_relative_to_the_run_and_the_gate_prints_them_in_it(protocol, tmp_path):
