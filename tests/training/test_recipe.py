@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from navlnn.training.augment import ImageAugment
 from navlnn.training.loop import TrainConfig
 from navlnn.training.recipe import RecipeError, data_tag, flatten, load_recipe, stage_overrides
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "conf"
 RECIPES = sorted(p.stem for p in (CONF / "recipe").glob("*.yaml"))
 
 
@@ -44,10 +46,20 @@ def test_baseline_is_today(tmp_path):
     recipe = load_recipe("baseline")
     assert stage_overrides(recipe, "collect") == [] and stage_overrides(recipe, "train") == ["train=default"]
     assert data_tag(recipe) == "default"
-    cfg = _compose("pipeline", [])
+    cfg = _compose("pipeline", ["recipe=baseline"])
     cmds = stage_commands(cfg, tmp_path)
     assert cmds["train"][0] == "train" and "train.epochs=8" in cmds["train"] and "episodes=60" in cmds["collect"]
     assert final_checkpoint(cfg, tmp_path) == tmp_path / "train" / "checkpoints" / "best.pt"
+
+
+def test_the_demo_flies_the_recipe_chosen_on_summer_validation(tmp_path):
+    choice = json.loads((ROOT / "experiments" / "ood_recipe" / "results-round2" / "choice.json").read_text())
+    cfg = _compose("pipeline", [])
+    chosen = load_recipe(choice["study"]["recipe"])
+    assert OmegaConf.to_container(cfg.recipe, resolve=True) == chosen  # make demo follows the committed choice
+    cmds = stage_commands(cfg, tmp_path)
+    assert cmds["train"][0] == "train" and "episodes=300" in cmds["collect"]
+    assert final_checkpoint(cfg, tmp_path).name == choice["study"]["checkpoint"]
 
 
 def test_robust_pipeline_runs_dagger_with_every_lever(tmp_path):
