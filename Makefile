@@ -52,13 +52,15 @@ test-all: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-dev
 	$(PY) experiments/bench_liquid.py
 
-# The out-of-distribution study (experiments/ood_seasons): six heads x 3 seeds trained in summer,
-# flown in every season, the city, fog and dusk (about 1.5 hours on 2 cores); resumable.
+# The out-of-distribution study (experiments/ood_seasons): six heads x 3 seeds trained in summer with
+# the chosen recipe, flown in every season, the city, fog and dusk, compared layout by layout with the
+# committed baseline run (about 3 hours on 2 cores); resumable.
 study: $(VENV)/.stamp-install
-	PATH=$(abspath $(VENV))/bin:$$PATH bash experiments/ood_seasons/run.sh
+	PATH=$(abspath $(VENV))/bin:$$PATH BEFORE=experiments/ood_seasons/results-baseline LABELS=baseline,data \
+	  bash experiments/ood_seasons/run.sh
 
 # The MIT suite (experiments/mit_suite): eleven heads x 3 seeds, fly_to_target in every scene and the
-# paper's other tasks in summer and fall, attention measured; extends `make study`'s run folder
+# paper's other tasks in summer and fall, attention measured; extends the baseline study's run folder
 # (same data; only the five heads it lacks are trained); resumable.
 suite: $(VENV)/.stamp-install
 	PATH=$(abspath $(VENV))/bin:$$PATH bash experiments/mit_suite/run.sh

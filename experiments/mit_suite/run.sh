@@ -8,8 +8,8 @@
 #   STAGES="tasks summary" bash experiments/mit_suite/run.sh
 #   EVAL_EPISODES=17 TASK_EPISODES=10 bash experiments/mit_suite/run.sh
 #
-# It extends the out-of-distribution study's run folder (OUT, by default the one of
-# experiments/ood_seasons/run.sh): the same summer data, the same training command, so the six
+# It extends the out-of-distribution study's run folder (OUT, by default outputs/ood_seasons, the
+# study's first run with the baseline recipe): the same summer data, the same training command, so the six
 # heads that study trained are reused and only the five others are trained. Every stage is a
 # navlnn command in a fixed folder under $OUT and resumes where it stopped.
 #

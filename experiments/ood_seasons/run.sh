@@ -6,9 +6,11 @@
 #   bash experiments/ood_seasons/run.sh            # all stages; run again to resume
 #   STAGES="eval summary" bash experiments/ood_seasons/run.sh
 #   EPISODES=200 EVAL_EPISODES=50 OUT=outputs/ood_big bash experiments/ood_seasons/run.sh
-#   RECIPE=combined CHECKPOINT=last OUT=outputs/ood_seasons_combined bash experiments/ood_seasons/run.sh
+#   RECIPE=baseline bash experiments/ood_seasons/run.sh   # into outputs/ood_seasons_baseline
+#   BEFORE=experiments/ood_seasons/results-baseline LABELS=baseline,data STAGES=summary bash experiments/ood_seasons/run.sh
 #
-# RECIPE names a training recipe of conf/recipe/ (its collect and train overrides are applied;
+# RECIPE names a training recipe of conf/recipe/ (default: data, round 2's choice on summer flights;
+# baseline is the study's first recipe; its collect and train overrides are applied;
 # recipes with DAgger rounds are refused here: run navlnn dagger per head). CHECKPOINT (best or
 # last) is the checkpoint of every run that is flown, e.g. the one chosen on summer validation.
 #
@@ -17,20 +19,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-OUT=${OUT:-outputs/ood_seasons}
+RECIPE=${RECIPE:-data}               # the recipe chosen on summer flights (experiments/ood_recipe/results-round2/choice.json)
+OUT=${OUT:-outputs/ood_seasons_$RECIPE}     # one run folder per recipe: a folder is resumed, never mixed
 EPISODES=${EPISODES:-100}            # summer expert demonstrations
 EPOCHS=${EPOCHS:-8}
 STRIDE=${STRIDE:-16}                 # frames between training windows (32 long)
 MODELS=${MODELS:-ncp_cfc,ncp_ltc,cfc,lstm,gru,cnn}
 SEEDS=${SEEDS:-0,1,2}
 SCENES=${SCENES:-[summer,spring,fall,winter,urban,summer+fog,summer+dusk,winter+dusk]}
-RECIPE=${RECIPE:-baseline}
 CHECKPOINT=${CHECKPOINT:-best}       # best | last
 EVAL_EPISODES=${EVAL_EPISODES:-30}   # per checkpoint and scene; the seeds of a model are pooled in the table
 ABLATION_EPISODES=${ABLATION_EPISODES:-15}   # per checkpoint, fall colour ablation (the first layouts of the eval)
 VIDEO_SCENES=${VIDEO_SCENES:-[summer,winter,urban]}
 FALL_EPISODES=${FALL_EPISODES:-3}
 RESULTS=${RESULTS:-experiments/ood_seasons/results}
+BEFORE=${BEFORE:-}                   # a previous run's results folder, same layouts: before/after tables in RESULTS
+LABELS=${LABELS:-before,after}       # the two runs' names there
 STAGES=${STAGES:-collect train eval fall_colours video summary}
 # summer's colours (conf/scene/summer.yaml), for the fall colour ablation
 SUMMER_GROUND='[[86,125,52],[74,112,44],[104,138,60],[92,110,50]]'
@@ -106,7 +110,7 @@ fi
 if has summary; then
   T0=$SECONDS
   stamp "summary -> $RESULTS"
-  $PYTHON experiments/ood_seasons/summarize.py "$OUT" "$RESULTS"
+  $PYTHON experiments/ood_seasons/summarize.py "$OUT" "$RESULTS" ${BEFORE:+--before "$BEFORE" --labels "$LABELS"}
   stamp "summary took $((SECONDS - T0)) s"
 fi
 stamp "done in $((SECONDS / 60)) min"

@@ -13,6 +13,12 @@ and the training checkpoints, and writes into the results folder:
   ``differences.csv`` (``ncp_cfc`` minus each other head per scene, paired by layout).
 - ``success.png``: bars with the pooled interval and a dot per seed; ``success_grid.png``: the
   same rates as a grid.
+- ``layouts.csv``: per model, scene and layout (the environment seed), the success averaged over
+  the model's seeds: what a later run is compared with, layout by layout.
+- with ``--before RESULTS``, a previous run's results folder flown on the same layouts (another
+  recipe, say): ``before_after.csv`` (each cell's rate before and after, and the change paired by
+  layout with a 95% bootstrap interval over layouts), ``before_after.png`` and a table in
+  ``table.md``.
 - ``meta.json``: the machine, the versions and the evaluation settings.
 - ``attention.csv`` and ``attention.png`` when the evaluation measured attention
   (``eval.attention=true``): per model and scene, the mean ``target_attention`` (saliency on the
@@ -144,6 +150,112 @@ def paired_differences(rows: list[dict], reference: str, models: list[str], scen
             out.append({"scene": s, "model": m, "reference": reference, "layouts": len(layouts),
                         "difference": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi)})
     return out
+
+
+def layout_rows(rows: list[dict]) -> list[dict]:
+    """Success per model, scene and layout (environment seed), averaged over the training seeds."""
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["model"], r["scene"], r["seed"])].append(r)
+    return [{"model": m, "scene": s, "episode": cell[0]["episode"], "seed": seed, "seeds": len(cell),
+             "success": float(np.mean([truthy(r["success"]) for r in cell]))}
+            for (m, s, seed), cell in groups.items()]
+
+
+def read_before(folder: Path) -> tuple[list[dict], list[dict]]:
+    """A previous run's ``summary.csv`` and ``layouts.csv`` (its results folder)."""
+    files = [folder / "summary.csv", folder / "layouts.csv"]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise SystemExit(f"--before {folder}: {', '.join(missing)} missing. Name a results folder written by this "
+                         "script (rerun it on the previous run's folder to add layouts.csv).")
+    with open(files[0], newline="") as f:
+        cells = list(csv.DictReader(f))
+    with open(files[1], newline="") as f:
+        layouts = list(csv.DictReader(f))
+    return cells, layouts
+
+
+def before_after(before_cells: list[dict], before_layouts: list[dict], cells: list[dict], layouts: list[dict],
+                 resamples: int = 2000, seed: int = 0) -> list[dict]:
+    """Each cell's success before and after, and the change paired by layout.
+
+    Both runs flew the same environment seeds, so a layout's change is its success after
+    (averaged over the new seeds) minus before (over the old ones); the interval resamples
+    layouts. Cells or layouts only one run flew are left out.
+    """
+    old = {(c["model"], c["scene"]): c for c in before_cells}
+    old_layouts = {(r["model"], r["scene"], r["seed"]): float(r["success"]) for r in before_layouts}
+    new_layouts = {(r["model"], r["scene"], r["seed"]): float(r["success"]) for r in layouts}
+    out = []
+    for c in cells:
+        key = (c["model"], c["scene"])
+        if key not in old:
+            continue
+        diff = np.array([v - old_layouts[k] for k, v in new_layouts.items() if k[:2] == key and k in old_layouts])
+        if diff.size == 0:
+            continue
+        lo, hi = bootstrap_interval(diff, LEVEL, resamples, seed)
+        b = old[key]
+        out.append({"model": c["model"], "scene": c["scene"], "before": float(b["success_rate"]),
+                    "before_low": float(b["ci_low"]), "before_high": float(b["ci_high"]),
+                    "before_episodes": int(b["episodes"]), "after": c["success_rate"], "after_low": c["ci_low"],
+                    "after_high": c["ci_high"], "after_episodes": c["episodes"], "layouts": int(diff.size),
+                    "change": float(diff.mean()), "change_low": float(lo), "change_high": float(hi)})
+    return out
+
+
+def before_after_table(changes: list[dict], models: list[str], scenes: list[str]) -> str:
+    """Markdown: before -> after (%), and the paired change in points with its interval."""
+    head = "| model | " + " | ".join(scenes) + " |\n|---|" + "---:|" * len(scenes) + "\n"
+    lines = []
+    for m in models:
+        out = [m]
+        for s in scenes:
+            c = next((c for c in changes if c["model"] == m and c["scene"] == s), None)
+            out.append("-" if c is None else
+                       f"{pct(c['before'])} → **{pct(c['after'])}**<br>{round(100 * c['change']):+d} "
+                       f"[{round(100 * c['change_low']):+d}, {round(100 * c['change_high']):+d}]")
+        if any(v != "-" for v in out[1:]):
+            lines.append("| " + " | ".join(out) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def before_after_chart(path: Path, changes: list[dict], models: list[str], scenes: list[str],
+                       labels: tuple[str, str]) -> None:
+    """Per scene and head, an arrow from the success before to the success after (with its interval)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / len(models)
+    colors = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.7 * len(scenes)), 4.2), constrained_layout=True)
+    for i, m in enumerate(models):
+        for j, s in enumerate(scenes):
+            c = next((c for c in changes if c["model"] == m and c["scene"] == s), None)
+            if c is None:
+                continue
+            x = j + (i - (len(models) - 1) / 2) * width
+            y0, y1 = 100 * c["before"], 100 * c["after"]
+            ax.plot([x, x], [y0, y1], color=colors(i), lw=1.6, zorder=2)
+            ax.scatter([x], [y0], s=16, facecolors="white", edgecolors=colors(i), linewidths=1.0, zorder=3,
+)
+            ax.errorbar([x], [y1], yerr=[[y1 - 100 * c["after_low"]], [100 * c["after_high"] - y1]], fmt="o",
+                        ms=4, color=colors(i), elinewidth=0.7, capsize=1.5, zorder=4, label=m if j == 0 else None)
+    ax.set_xticks(range(len(scenes)))
+    ax.set_xticklabels(scenes)
+    ax.set_ylim(-3, 105)
+    ax.set_ylabel("success (%)")
+    ax.axvline(0.5, color="0.6", lw=0.8, ls="--")
+    note = (f"success by scene: open circle {labels[0]}, filled circle {labels[1]} "
+            f"(seeds pooled, 95% Wilson interval of {labels[1]}; same layouts)")
+    ax.set_title(textwrap.fill(note, width=int(14 * fig.get_size_inches()[0])), fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.09), frameon=False)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
 
 
 def difference_table(diffs: list[dict], models: list[str], scenes: list[str]) -> str:
@@ -422,7 +534,15 @@ def main() -> None:
     parser.add_argument("--ablations", default=",".join(ABLATION_RUNS),
                         help="comma-separated fall colour ablation folders in RUN ('' for none)")
     parser.add_argument("--videos", default="video", help="the videos' folder in RUN ('' for none)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a previous run's results folder, flown on the same layouts: before/after tables")
+    parser.add_argument("--labels", default="before,after",
+                        help="the two runs' names in the before/after table and chart (default: before,after)")
     args = parser.parse_args()
+    labels = tuple(args.labels.split(","))
+    if len(labels) != 2 or not all(labels):
+        raise SystemExit(f"--labels {args.labels!r}: give two names separated by a comma, e.g. baseline,data")
+    before = read_before(args.before) if args.before else None
     evaluation = args.run / args.eval
     rows = read_rows(evaluation / "episodes.csv")
     models = list(dict.fromkeys(r["model"] for r in rows))
@@ -452,6 +572,12 @@ def main() -> None:
                   title="fall, and fall with one of summer's colours back")
     write_csv(args.results / "summary.csv", cells)
     write_csv(args.results / "per_seed.csv", per_seed)
+    layouts = layout_rows(rows)
+    write_csv(args.results / "layouts.csv", layouts)
+    changes = before_after(*before, cells, layouts) if before else []
+    if changes:
+        write_csv(args.results / "before_after.csv", changes)
+        before_after_chart(args.results / "before_after.png", changes, models, scenes, labels)
     write_csv(args.results / "training.csv", training)
     bar_chart(args.results / "success.png", cells, models, scenes, episodes[0] if len(episodes) == 1 else episodes)
     grid_chart(args.results / "success_grid.png", cells, models, scenes)
@@ -464,6 +590,11 @@ def main() -> None:
             f"Success of `{reference}` minus each other head (percentage points), paired by layout: each "
             f"layout's success averaged over a head's seeds, 95% bootstrap interval over layouts:", "",
             difference_table(diffs, models, scenes)]
+    if changes:
+        text += [f"{labels[0]} → {labels[1]} (`{args.before}`): success (%) before and after, seeds pooled; below, "
+                 f"the change in percentage points paired by layout over the layouts both runs flew (each layout's "
+                 f"success averaged over a run's seeds), 95% bootstrap interval over layouts:", "",
+                 before_after_table(changes, models, scenes)]
     if has_attention(rows):
         target, ssim = attention_files(rows, models, scenes, args.results, "attention")
         text += ["Where the policies look (`navlnn eval eval.attention=true`): target attention, the share of the "
@@ -513,8 +644,8 @@ def main() -> None:
         meta["machine"]["cpu_model"] = names[0] if names else None
     (args.results / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(success_table(cells, models, scenes))
-    print(f"wrote {args.results}/table.md, success.png, success_grid.png, summary.csv, per_seed.csv, differences.csv, "
-          f"training.csv")
+    print(f"wrote {args.results}/table.md, success.png, success_grid.png, summary.csv, per_seed.csv, layouts.csv, "
+          f"differences.csv, training.csv" + (", before_after.csv, before_after.png" if changes else ""))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ def rows(model: str, seed: int, scene: str, outcomes: str) -> list[dict]:
     """Episode rows as ``episodes.csv`` holds them: ``outcomes`` is a string of s(uccess),
     c(ollision) and t(ime-out)."""
     ckpt = f"out/train/{model}-seed{seed}/checkpoints/best.pt"
-    return [{"model": model, "scene": scene, "task": "fly_to_target", "episode": str(i), "checkpoint": ckpt,
-             "success": str(o == "s"), "collision": str(o == "c")} for i, o in enumerate(outcomes)]
+    return [{"model": model, "scene": scene, "task": "fly_to_target", "episode": str(i), "seed": str(1000 + i),
+             "checkpoint": ckpt, "success": str(o == "s"), "collision": str(o == "c")} for i, o in enumerate(outcomes)]
 
 
 def write_episodes(folder: Path, data: list[dict]) -> None:
@@ -78,6 +78,43 @@ def test_main_writes_tables_and_charts(summarize, tmp_path, monkeypatch):
     assert [(r["model"], r["scene"], r["episodes"]) for r in summary] == [("ncp_cfc", "summer", "8"), ("cnn", "urban", "3")]
     assert float(summary[0]["success_rate"]) == pytest.approx(6 / 8)
     assert json.loads((out / "meta.json").read_text())["eval"]["episodes_per_checkpoint"] == 4
+
+
+def _summarize(summarize, monkeypatch, run: Path, out: Path, *extra: str) -> None:
+    (run / "eval" / "eval.json").write_text(json.dumps({"scenes": ["fall"], "seeds": [1, 2, 3]}))
+    monkeypatch.setattr("sys.argv", ["summarize.py", str(run), str(out), "--ablations", "", "--videos", "", *extra])
+    summarize.main()
+
+
+def test_before_and_after_are_paired_by_layout(summarize, tmp_path, monkeypatch):
+    # before: layout 0 won by one seed of two, layouts 1 and 2 by none; after: 1, 1 and 0.5
+    write_episodes(tmp_path / "old" / "eval", rows("ncp_cfc", 0, "fall", "sct") + rows("ncp_cfc", 1, "fall", "cct"))
+    _summarize(summarize, monkeypatch, tmp_path / "old", tmp_path / "old_results")
+    with open(tmp_path / "old_results" / "layouts.csv", newline="") as f:
+        assert [float(r["success"]) for r in csv.DictReader(f)] == [0.5, 0.0, 0.0]
+    write_episodes(tmp_path / "new" / "eval", rows("ncp_cfc", 0, "fall", "sss") + rows("ncp_cfc", 1, "fall", "ssc")
+                   + rows("ncp_cfc", 0, "urban", "sss"))   # urban: flown after only, left out
+    out = tmp_path / "new_results"
+    _summarize(summarize, monkeypatch, tmp_path / "new", out, "--before", str(tmp_path / "old_results"),
+               "--labels", "baseline,data")
+    with open(out / "before_after.csv", newline="") as f:
+        changes = list(csv.DictReader(f))
+    assert [(c["model"], c["scene"]) for c in changes] == [("ncp_cfc", "fall")]
+    c = changes[0]
+    assert float(c["before"]) == pytest.approx(1 / 6, abs=1e-5) and float(c["after"]) == pytest.approx(5 / 6, abs=1e-5)
+    assert float(c["change"]) == pytest.approx((0.5 + 1.0 + 0.5) / 3, abs=1e-5) and int(c["layouts"]) == 3
+    assert float(c["change_low"]) <= float(c["change"]) <= float(c["change_high"]) and float(c["change_low"]) > 0
+    assert (out / "before_after.png").stat().st_size > 0
+    table = (out / "table.md").read_text()
+    assert "baseline → data" in table and "17 → **83**<br>+67" in table
+
+
+def test_before_without_layouts_names_the_file_and_the_fix(summarize, tmp_path, monkeypatch):
+    write_episodes(tmp_path / "run" / "eval", rows("ncp_cfc", 0, "fall", "s"))
+    (tmp_path / "old").mkdir()
+    with pytest.raises(SystemExit, match="layouts.csv missing.*rerun it"):
+        _summarize(summarize, monkeypatch, tmp_path / "run", tmp_path / "out", "--before", str(tmp_path / "old"))
+    assert not (tmp_path / "out").exists()   # refused before anything was written
 
 
 def test_missing_evaluation_names_the_file(summarize, tmp_path):
