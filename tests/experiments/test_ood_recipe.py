@@ -214,6 +214,33 @@ def test_round2_validates_on_three_summer_tasks_and_tests_on_fresh_layouts(tmp_p
     assert record["test"] == {"seed": 2, "episodes": 10}
 
 
+def test_round3_trains_and_validates_only_its_new_arm_and_tests_on_fresh_layouts(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path / "run"), "RESULTS": str(tmp_path / "results"),
+           "ROUND2": str(tmp_path / "no_round2"), "STAGES": "train validation", "PYTHON": sys.executable,
+           "NAVLNN": "echo navlnn"}
+    _dataset(tmp_path / "run" / "data" / "default" / "data", [5, 17])
+    for arm in ("baseline photometric colour geometric erasing data seq64 long regularised dagger combined").split():
+        (tmp_path / "run" / "validation" / arm).mkdir(parents=True)
+        (tmp_path / "run" / "validation" / arm / "episodes.csv").write_text("")   # round 2's, reused
+    ckpts = tmp_path / "run" / "train" / "data_photometric_erasing" / "ncp_cfc-seed0" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    (ckpts / "best.pt").write_bytes(b"")
+    result = subprocess.run(["bash", str(FOLDER / "round3.sh")], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    trains = [line for line in lines if line.startswith("navlnn train")]
+    assert len(trains) == 1 and "model=ncp_cfc " in trains[0] and "seed=0,1,2" in trains[0]
+    assert "train.augment.hue_deg=30.0" in trains[0] and "train.augment.erase_prob=0.5" in trains[0]
+    collects = [line for line in lines if line.startswith("navlnn collect")]
+    assert collects and all("episodes=300" in line for line in collects)   # the data arm's demonstrations
+    validations = [line for line in lines if line.startswith("navlnn eval")]
+    assert len(validations) == 1 and "data_photometric_erasing" in validations[0]
+    assert "tasks=[fly_to_target,occlusion,hike]" in validations[0] and "seed=1" in validations[0]
+    record = json.loads(next(line for line in lines if line.startswith('{"validation"')))
+    assert record["test"] == {"seed": 3, "episodes": 10}   # layouts no committed result has flown
+
+
 def test_a_last_pt_with_the_best_pt_weights_is_flown_once_and_counts_as_both(protocol, tmp_path):
     from navlnn.nn.checkpoint import save_checkpoint
 
