@@ -127,12 +127,27 @@ def progress_of(row: Mapping) -> float:
     return float(_truthy(row["success"]))
 
 
+def run_path(checkpoint: str) -> str | None:
+    """``train/<arm>/<head>-seed<k>/.../<file>``: where ``checkpoint`` lies in any run folder of
+    run.sh; None for a path of another shape."""
+    parts = Path(checkpoint).parts
+    for i in range(len(parts) - 1, 1, -1):
+        if _RUN.match(parts[i]) and parts[i - 2] == "train":
+            return Path(*parts[i - 2:]).as_posix()
+    return None
+
+
 def run_relative(checkpoint: str, run: Path | None) -> str:
-    """``checkpoint`` relative to the run folder when it lies in it (so choice.json names no machine's folders)."""
+    """``checkpoint`` relative to the run folder (so choice.json names no machine's folders): where it
+    lies in it, or where it lies at the same place in another run folder whose runs this one holds
+    too (round 3 reuses round 2's runs and their validation flights, hard-linked)."""
     if run is None:
         return checkpoint
     path, root = Path(checkpoint).resolve(), Path(run).resolve()
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else checkpoint
+    if path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    same_place = run_path(checkpoint)
+    return same_place if same_place is not None and (root / same_place).is_file() else checkpoint
 
 
 def validation_cells(rows: Sequence[dict], run: Path | None = None) -> list[dict]:
@@ -292,13 +307,14 @@ def validation_rows(run: Path, arms: Sequence[str] | None = None) -> list[dict]:
     """The validation's episode rows, with the flights of ``best.pt`` copied to a ``last.pt`` of the same
     weights that was not flown itself (``flown_as`` names the file flown)."""
     rows = read_rows(sorted((run / "validation").glob("*/episodes.csv")))
-    flown: dict[Path, list[dict]] = {}
-    for r in rows:
-        flown.setdefault(Path(r["checkpoint"]).resolve(), []).append(r)
+    flown: dict[str, list[dict]] = {}
+    for r in rows:  # keyed relative to the run, so reused flights named in another run folder count
+        flown.setdefault(run_relative(r["checkpoint"], run), []).append(r)
     copies = []
     for last, best in duplicates(run, arms).items():
-        if last not in flown:
-            copies += [{**r, "checkpoint": str(last), "flown_as": CANDIDATES[0]} for r in flown.get(best, [])]
+        if run_relative(str(last), run) not in flown:
+            copies += [{**r, "checkpoint": str(last), "flown_as": CANDIDATES[0]}
+                       for r in flown.get(run_relative(str(best), run), [])]
     return rows + copies
 
 

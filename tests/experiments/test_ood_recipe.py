@@ -278,6 +278,36 @@ def test_a_last_pt_with_the_best_pt_weights_is_flown_once_and_counts_as_both(pro
     assert not [r for r in protocol.validation_rows(run) if r.get("flown_as")]
 
 
+def test_flights_reused_from_another_run_folder_count_as_this_runs_own(protocol, tmp_path):
+    """Round 3 hard-links round 2's runs and validation folders: their rows name round 2's paths."""
+    import shutil
+
+    from navlnn.nn.checkpoint import save_checkpoint
+
+    tiny_policy = _load("ood_recipe_tiny_test", ROOT / "tests" / "evaluation" / "_tiny.py").tiny_policy
+    before, run = tmp_path / "round2", tmp_path / "round3"
+    for seed, last_weights in ((0, 1), (1, 0)):   # seed 1: the last epoch was the best
+        ckpts = before / "train" / "data" / f"lstm-seed{seed}" / "checkpoints"
+        save_checkpoint(ckpts / "best.pt", tiny_policy(seed=0))
+        save_checkpoint(ckpts / "last.pt", tiny_policy(seed=last_weights))
+    rows = _rows(before, "data", "lstm", "summer", "ssss") + _rows(before, "data", "lstm", "summer", "sctt", "last.pt")
+    rows += [{**r, "checkpoint": r["checkpoint"].replace("seed0", "seed1")}
+             for r in _rows(before, "data", "lstm", "summer", "sstt")]
+    _write(before / "validation" / "data", rows)
+    shutil.copytree(before, run, copy_function=os.link)
+
+    rows = protocol.validation_rows(run)
+    copies = [r for r in rows if r.get("flown_as")]
+    assert len(copies) == 4 and all(Path(r["checkpoint"]).parent.parent.name == "lstm-seed1" for r in copies)
+    cells = {c["checkpoint"]: c for c in protocol.validation_cells(rows, run)}
+    assert cells["last.pt"]["episodes"] == cells["best.pt"]["episodes"] == 8   # both seeds, not seed 0 alone
+    assert cells["last.pt"]["success_rate"] == 3 / 8
+    assert cells["last.pt"]["paths"] == ["train/data/lstm-seed0/checkpoints/last.pt",
+                                         "train/data/lstm-seed1/checkpoints/last.pt"]
+    assert str(tmp_path) not in json.dumps(protocol.choose(rows, ["data"], run))
+    assert protocol.run_path("/elsewhere/notes/best.pt") is None
+
+
 def _hike(run: Path, arm: str, head: str, reached: list[int], name: str = "best.pt") -> list[dict]:
     ckpt = str(run / "train" / arm / f"{head}-seed0" / "checkpoints" / name)
     return [{"model": head, "scene": "summer", "task": "hike", "episode": str(i), "checkpoint": ckpt,
