@@ -84,7 +84,8 @@ def run(cfg: DictConfig) -> list[Path]:
                                                                     step))
             best = result.best
             record = {"round": r, "beta": beta, "datasets": [str(f) for f in folders],
-                      "train_windows": len(train_windows), "best_val_loss": result.best_val_loss}
+                      "train_windows": len(train_windows), "best_val_loss": result.best_val_loss,
+                      "constant_val_loss": result.constant_val_loss, "learned": result.learned}
             if r > 0:
                 record["flown_success_rate"] = manifest["summary"]["success_rate"]
             rounds.append(record)

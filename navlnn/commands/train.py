@@ -81,6 +81,7 @@ def run(cfg: DictConfig) -> list[Path]:
     summary = run_dir / "train_summary.json"
     summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), "parameters": counts,
                                    "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early,
+                                   "constant_val_loss": result.constant_val_loss, "learned": result.learned,
                                    "history": result.history}, indent=2))
     print(f"best validation loss {result.best_val_loss:.4f}")
     return [result.best, result.last, summary]

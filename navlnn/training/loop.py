@@ -9,6 +9,7 @@ uninterrupted one.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ class TrainConfig:
     min_delta: float = 0.0            # an improvement must lower the best validation loss by more than this
     trunk_weight_decay: Optional[float] = None   # AdamW decay of the perception trunk alone; None: weight_decay
     device: str = "cpu"               # where the network trains: cpu, cuda, cuda:N, or auto (cuda when present)
+    learned_ratio: float = 0.9        # a best validation loss above this share of the mean action's did not learn
 
 
 def resolve_device(name: str) -> torch.device:
@@ -233,6 +235,22 @@ def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: Loss
     return total / max(1.0, count)
 
 
+@torch.no_grad()
+def constant_loss(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: LossFn) -> float:
+    """The validation loss of always answering the training labels' mean action: the floor any
+    policy that reads its images must get under (a run that stays at it learned nothing)."""
+    total, count = 0.0, 0.0
+    for start in range(0, len(data), batch_size):
+        batch = _collate(data, range(start, min(len(data), start + batch_size)))
+        actions = batch["actions"]
+        pred = policy.action_mean.detach().cpu().expand_as(actions)
+        mask = batch.get("mask")
+        steps = float(mask.sum()) if mask is not None else float(actions.shape[0] * actions.shape[1])
+        total += float(loss_fn(pred, actions, mask)) * steps
+        count += steps
+    return total / max(1.0, count)
+
+
 @dataclass
 class FitResult:
     """What :func:`fit` leaves behind."""
@@ -242,6 +260,8 @@ class FitResult:
     best_val_loss: float
     history: list[dict[str, float]]
     stopped_early: bool = False
+    constant_val_loss: float = math.nan   # the validation loss of always answering the mean action
+    learned: bool = True                  # best_val_loss under learned_ratio x constant_val_loss
 
 
 def fit(
@@ -270,6 +290,8 @@ def fit(
     loss_fn = _standardized(_loss_fn(cfg), policy)
     augment = ImageAugment(**cfg.augment)
     device = resolve_device(cfg.device)
+    if int(cfg.epochs) < 1:
+        raise ValueError(f"train.epochs: must be >= 1, got {cfg.epochs}")
     if cfg.patience is not None and int(cfg.patience) < 1:
         raise ValueError(f"train.patience: must be >= 1 epoch or null (off), got {cfg.patience}")
     optimizer = torch.optim.AdamW(_param_groups(policy, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -297,6 +319,9 @@ def fit(
         mean, std = action_statistics(train_data)
         policy.action_mean.copy_(mean)
         policy.action_std.copy_((cfg.action_scale_stds * std).clamp_min(cfg.min_action_std))
+    constant_val = constant_loss(policy, val_data, cfg.batch_size, loss_fn)
+    if rank == 0 and not last_path.exists():
+        print(f"validation loss of always answering the mean action: {constant_val:.4f}")
     if device.type != "cpu":
         policy.to(device)
         optimizer.load_state_dict(optimizer.state_dict())  # moves a resumed optimiser's state to the device
@@ -369,8 +394,14 @@ def fit(
     if stopped and rank == 0:
         print(f"early stopping after epoch {len(history)}: no improvement of the validation loss by more than "
               f"{cfg.min_delta} in {cfg.patience} epochs (best {best_val:.4f})")
+    learned = best_val < cfg.learned_ratio * constant_val
+    if not learned and rank == 0:
+        print(f"warning: this run did not learn: its best validation loss {best_val:.4f} is no better than "
+              f"{cfg.learned_ratio} x {constant_val:.4f}, the loss of always answering the mean action (its "
+              f"output hardly depends on the images); train it again with another seed or a lower train.lr",
+              file=sys.stderr)
     policy.to("cpu")
-    return FitResult(last_path, best_path, best_val, history, stopped)
+    return FitResult(last_path, best_path, best_val, history, stopped, constant_val, learned)
 
 
 def _progress(total: int, desc: str, enabled: bool):

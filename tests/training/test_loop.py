@@ -30,6 +30,20 @@ def test_fit_learns_and_writes_checkpoints(tmp_path):
     assert torch.load(result.last, weights_only=True)["epoch"] == 5
 
 
+def test_a_run_that_stays_at_the_mean_action_is_flagged_as_not_learned(tmp_path, capsys):
+    learned = fit(_policy(), Windows(32), Windows(8, seed=1), _cfg(epochs=6), tmp_path / "a", progress=False)
+    assert learned.learned and learned.best_val_loss < 0.9 * learned.constant_val_loss
+    # standardised MSE of the mean action: each dimension's variance over (3 std)^2, about 1/9 where it varies
+    assert 0.0 < learned.constant_val_loss < 0.5
+    capsys.readouterr()
+    frozen = fit(_policy(), Windows(32), Windows(8, seed=1), _cfg(epochs=2, lr=0.0), tmp_path / "b", progress=False)
+    assert not frozen.learned and frozen.best_val_loss >= 0.9 * frozen.constant_val_loss
+    assert frozen.constant_val_loss == pytest.approx(learned.constant_val_loss)   # same labels, same floor
+    assert "did not learn" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="train.epochs: must be >= 1"):
+        fit(_policy(), Windows(8), Windows(8, seed=1), _cfg(epochs=0), tmp_path / "c", progress=False)
+
+
 def test_resume_is_exact(tmp_path):
     augment = {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2, "noise_std": 3.0}
     full = fit(_policy(), Windows(24), Windows(8, seed=1), _cfg(augment=augment), tmp_path / "a", progress=False)

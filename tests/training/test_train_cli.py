@@ -38,6 +38,8 @@ def test_train_writes_checkpoints_then_resumes_and_exports(dataset, tmp_path):
     assert "trunk" in first.stdout and "head" in first.stdout  # parameter counts split
     summary = json.loads((run_dir / "train_summary.json").read_text())
     assert len(summary["history"]) == 2 and summary["best_val_loss"] > 0
+    assert summary["constant_val_loss"] > 0 and isinstance(summary["learned"], bool)
+    assert "always answering the mean action" in first.stdout
     checkpoint = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)
     assert checkpoint["image_hw"] == [36, 64] and checkpoint["model"]["name"] == "ncp_cfc"
     longer = navlnn("train", *args[:1], "train.epochs=3", *args[2:], cwd=tmp_path)
