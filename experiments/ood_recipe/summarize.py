@@ -14,7 +14,9 @@ Reads ``<run>/ood/<arm>/episodes.csv`` (the test flights of each arm's validated
   ``grid-<head>.png`` (arm x condition);
 - ``selection.csv`` and ``selection.png``: did the summer validation rank the arms as the test
   did? Per head and arm, the validation's success and targets reached against the test's mean and
-  worst over the shifted conditions, with Spearman's rank correlation.
+  worst over the shifted conditions, with Spearman's rank correlation, and the choice's margin: the
+  chosen arm's validation success minus each arm's, paired by validation layout (a margin whose
+  interval holds 0 is a choice the validation could not make).
 
 Reuses the out-of-distribution study's helpers (``experiments/ood_seasons/summarize.py``) with
 the arm in the place of the model.
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from navlnn.evaluation.evaluate import write_csv
+from navlnn.evaluation.metrics import bootstrap_interval
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_ARM = "baseline"
@@ -108,8 +111,42 @@ def rank_correlation(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def selection_rows(choice: dict, summary: list[dict], head: str, arms: list[str]) -> list[dict]:
-    """Per arm, what the validation saw of the checkpoint the test flew, beside the test's figures."""
+def choice_margins(validation: list[dict], choice: dict, head: str, resamples: int = 2000,
+                   seed: int = 0) -> dict[str, dict]:
+    """Per arm, the chosen arm's summer validation success minus this arm's, each at the checkpoint the
+    primary rule picked, paired by validation layout (task and episode seed; a layout's score is its
+    success averaged over the training seeds), with a percentile bootstrap interval over layouts.
+
+    The validation flies every checkpoint on the same layouts, so pairing removes the layouts'
+    difficulty from the comparison; an interval that holds 0 means the choice between the two arms
+    was not one the validation could make.
+    """
+    picked = {arm: heads[head]["checkpoint"] for arm, heads in choice.get("per_arm", {}).items() if head in heads}
+    chosen = choice.get("per_head", {}).get(head, {}).get("arm")
+    if chosen not in picked:
+        return {}
+    score: dict[str, dict[tuple[str, str], list[bool]]] = {}
+    for r in validation:
+        arm, row_head, _ = protocol.run_of(r["checkpoint"])
+        if row_head == head and picked.get(arm) == Path(r["checkpoint"]).name:
+            score.setdefault(arm, {}).setdefault((r["task"], str(r.get("seed") or r["episode"])), []).append(study.truthy(r["success"]))
+    out = {}
+    for arm, layouts in score.items():
+        shared = sorted(set(layouts) & set(score.get(chosen, {})))
+        if arm == chosen or not shared:
+            continue
+        diff = np.array([np.mean(score[chosen][k]) - np.mean(layouts[k]) for k in shared])
+        lo, hi = bootstrap_interval(diff, study.LEVEL, resamples, seed)
+        out[arm] = {"margin": float(diff.mean()), "margin_low": float(lo), "margin_high": float(hi),
+                    "layouts": len(shared)}
+    return out
+
+
+def selection_rows(choice: dict, summary: list[dict], head: str, arms: list[str],
+                   validation: list[dict] | None = None) -> list[dict]:
+    """Per arm, what the validation saw of the checkpoint the test flew, beside the test's figures;
+    with ``validation`` (its episode rows) the choice's margin over the arm (``choice_margins``)."""
+    margins = choice_margins(validation, choice, head) if validation else {}
     out = []
     for arm in arms:
         seen = choice.get("per_arm", {}).get(arm, {}).get(head)
@@ -122,8 +159,16 @@ def selection_rows(choice: dict, summary: list[dict], head: str, arms: list[str]
                     "validation_success": seen["success_rate"], "validation_progress": seen.get("progress"),
                     "test_summer": cells[TRAINING_SCENE]["success_rate"] if TRAINING_SCENE in cells else None,
                     "test_shifted_mean": float(np.mean(list(shifted.values()))),
-                    "test_shifted_worst": shifted[worst], "worst_condition": worst})
+                    "test_shifted_worst": shifted[worst], "worst_condition": worst,
+                    **({k: margins[arm][k] for k in ("margin", "margin_low", "margin_high")} if arm in margins
+                       else {"margin": None, "margin_low": None, "margin_high": None})})
     return out
+
+
+def _margin(r: dict) -> str:
+    if r.get("margin") is None:
+        return "chosen" if r.get("chosen") else ""
+    return f"{100 * r['margin']:+.0f} [{100 * r['margin_low']:+.0f}, {100 * r['margin_high']:+.0f}]"
 
 
 def selection_lines(rows: list[dict], heads: list[str]) -> list[str]:
@@ -131,15 +176,17 @@ def selection_lines(rows: list[dict], heads: list[str]) -> list[str]:
     lines = ["## Did the summer validation rank the arms as the test did?", "",
              "Per head, each arm's checkpoint as the primary rule picked it: the summer validation's success "
              "and share of targets reached, and the test's summer, mean over the shifted conditions and worst "
-             "shifted condition (%). ρ: Spearman's rank correlation over the arms (1: the validation orders "
-             "the arms as the test does; 0: no relation).", ""]
+             "shifted condition (%). Margin: the chosen arm's validation success minus this arm's (percentage "
+             "points), paired by validation layout, 95 % bootstrap interval over layouts; an interval that holds "
+             "0 is a choice the validation could not make. ρ: Spearman's rank correlation over the arms (1: the "
+             "validation orders the arms as the test does; 0: no relation).", ""]
     for head in heads:
         mine = [r for r in rows if r["head"] == head]
         if not mine:
             continue
-        lines += [f"**{head}**", "", "| arm | validation success | targets reached | test summer | shifted mean | "
-                  "worst (condition) |", "|---|---:|---:|---:|---:|---|"]
-        lines += [f"| {r['arm']} | {100 * r['validation_success']:.0f} | "
+        lines += [f"**{head}**", "", "| arm | validation success | margin of the choice | targets reached | "
+                  "test summer | shifted mean | worst (condition) |", "|---|---:|---:|---:|---:|---:|---|"]
+        lines += [f"| {r['arm']} | {100 * r['validation_success']:.0f} | {_margin(r)} | "
                   + (f"{100 * r['validation_progress']:.0f}" if r["validation_progress"] is not None else "") + " | "
                   + (f"{100 * r['test_summer']:.0f}" if r["test_summer"] is not None else "")
                   + f" | {100 * r['test_shifted_mean']:.0f} | {100 * r['test_shifted_worst']:.0f} "
@@ -238,7 +285,8 @@ def main(argv: list[str] | None = None) -> None:
                         episodes[0] if len(episodes) == 1 else episodes,
                         title=f"{head}, trained in summer: success by condition and recipe arm")
         study.grid_chart(args.results / f"grid-{head}.png", cells, arms, scenes)
-    validation = protocol.validation_cells(protocol.validation_rows(args.run, arms))
+    validation_flights = protocol.validation_rows(args.run, arms)
+    validation = protocol.validation_cells(validation_flights)
     validation = [{k: v for k, v in c.items() if k != "paths"} for c in validation]
     if validation:
         text += ["## Summer validation (held-out layouts; what the choice saw)", "",
@@ -255,7 +303,8 @@ def main(argv: list[str] | None = None) -> None:
                      "epoch was the last): those were flown once, and count with both files "
                      "(`same_weights_as_best` in validation.csv: how many episodes)."]
         write_csv(args.results / "validation.csv", validation)
-    selection = [r for h in heads for r in selection_rows(choice, summary, h, arms)] if choice else []
+    selection = [{**r, "chosen": r["arm"] == choice["per_head"].get(h, {}).get("arm")}
+                 for h in heads for r in selection_rows(choice, summary, h, arms, validation_flights)] if choice else []
     if selection:
         text += [""] + selection_lines(selection, heads)
         write_csv(args.results / "selection.csv", selection)

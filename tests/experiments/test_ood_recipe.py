@@ -161,6 +161,8 @@ def test_summary_tables_with_wilson_intervals(protocol, summarize, tmp_path):
     assert float(robust["validation_success"]) == pytest.approx(
         json.loads((results / "choice.json").read_text())["per_arm"]["robust"]["ncp_cfc"]["success_rate"])
     assert float(robust["test_shifted_worst"]) == pytest.approx(0.75) and robust["worst_condition"] == "fall"
+    assert float(robust["margin"]) == pytest.approx(0.25)  # baseline 4 of 4 minus robust 3 of 4, same layouts
+    assert selection[("ncp_cfc", "baseline")]["chosen"] == "True" and selection[("ncp_cfc", "baseline")]["margin"] == ""
     assert "## Did the summer validation rank the arms as the test did?" in table
     assert (results / "selection.png").stat().st_size > 5000
 
@@ -306,6 +308,28 @@ def test_flights_reused_from_another_run_folder_count_as_this_runs_own(protocol,
                                          "train/data/lstm-seed1/checkpoints/last.pt"]
     assert str(tmp_path) not in json.dumps(protocol.choose(rows, ["data"], run))
     assert protocol.run_path("/elsewhere/notes/best.pt") is None
+
+
+def test_the_choices_margin_is_paired_by_layout_and_pools_training_seeds(summarize, tmp_path):
+    def flights(arm: str, outcomes: str, seed: int = 0, name: str = "best.pt") -> list[dict]:
+        ckpt = str(tmp_path / "train" / arm / f"ncp_cfc-seed{seed}" / "checkpoints" / name)
+        return [{"task": "fly_to_target", "episode": str(i), "seed": str(1000 + i), "checkpoint": ckpt,
+                 "success": str(o == "s")} for i, o in enumerate(outcomes)]
+
+    choice = {"per_head": {"ncp_cfc": {"arm": "a"}},
+              "per_arm": {arm: {"ncp_cfc": {"checkpoint": "best.pt"}} for arm in "abc"}}
+    choice["per_arm"]["c"]["ncp_cfc"]["checkpoint"] = "last.pt"
+    validation = (flights("a", "ssssssss") + flights("a", "ssssssss", seed=1)
+                  + flights("b", "sssssssc") + flights("b", "ssssssss", seed=1)
+                  + flights("c", "cccccccc", name="last.pt") + flights("c", "ssssssss", name="best.pt"))
+    margins = summarize.choice_margins(validation, choice, "ncp_cfc")
+    assert set(margins) == {"b", "c"}
+    b = margins["b"]  # layout 7: b's two seeds average 0.5 against a's 1, the rest tie
+    assert b["layouts"] == 8 and b["margin"] == pytest.approx(0.5 / 8)
+    assert b["margin_low"] == pytest.approx(0.0) and b["margin_high"] > 0  # the validation could not choose
+    c = margins["c"]  # c's picked last.pt fails everywhere; its best.pt's flights are not the ones compared
+    assert c["margin"] == pytest.approx(1.0) and c["margin_low"] == pytest.approx(1.0)
+    assert summarize.choice_margins(validation, {**choice, "per_head": {}}, "ncp_cfc") == {}
 
 
 def _hike(run: Path, arm: str, head: str, reached: list[int], name: str = "best.pt") -> list[dict]:
