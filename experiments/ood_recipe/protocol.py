@@ -329,6 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--choice", type=Path, help="choice.json")
     parser.add_argument("--arms", default="", help="comma-separated arms, simplest first")
     parser.add_argument("--arm", default=None, help="require-choice: print this arm's chosen checkpoints")
+    parser.add_argument("--heads", default="", help="require-choice: only these heads' checkpoints (comma-separated; "
+                        "default: every head)")
     parser.add_argument("--val-seed", type=int, default=VALIDATION_SEED)
     parser.add_argument("--val-episodes", type=int, default=30)
     parser.add_argument("--test-seed", type=int, default=TEST_SEED)
@@ -363,9 +365,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         choice = require_choice(args.choice, args.run / "ood", args.test_seed)
         if args.arm is not None:
-            heads = choice["per_arm"].get(args.arm)
+            wanted = [h for h in args.heads.split(",") if h]
+            heads = {h: c for h, c in choice["per_arm"].get(args.arm, {}).items() if not wanted or h in wanted}
             if not heads:
-                raise ProtocolError(f"{args.choice} has no validated checkpoint of arm '{args.arm}'")
+                raise ProtocolError(f"{args.choice} has no validated checkpoint of arm '{args.arm}'"
+                                    + (f" for {', '.join(wanted)}" if wanted else ""))
             print(hydra_list(args.run / p for c in heads.values() for p in c["paths"]))  # an absolute p stays as is
 
 

@@ -17,60 +17,20 @@
 #   and condition, 30 a cell over the 3 training seeds;
 # - tested: the arms chosen, plus baseline, data (round 2's choice), combined (round 2's best on its
 #   test) and the new arm, whether chosen or not.
-# The new arm is trained for ncp_cfc only (NEW_HEADS): about 15 min a run on 2 cores. Round 2's data,
+# The new arm is trained for ncp_cfc only (NEW_HEADS): about 4 min a run on 2 cores. Round 2's data,
 # runs and validation flights are reused from ROUND2 (hard links) where that folder exists;
-# elsewhere run.sh collects, trains and validates them (hours on 2 cores).
+# elsewhere run.sh collects, trains and validates them (hours on 2 cores). The stages: round.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 export OUT=${OUT:-outputs/ood_recipe_round3}
 export RESULTS=${RESULTS:-experiments/ood_recipe/results-round3}
-ROUND2=${ROUND2:-outputs/ood_recipe_round2}
-ROUND2_ARMS="baseline photometric colour geometric erasing data seq64 long regularised dagger combined"
-NEW_ARM=data_photometric_erasing
-NEW_HEADS=${NEW_HEADS:-ncp_cfc}
-TESTED=${TESTED:-baseline data combined $NEW_ARM}
+export PREVIOUS=${ROUND2:-outputs/ood_recipe_round2}
+export PREVIOUS_ARMS="baseline photometric colour geometric erasing data seq64 long regularised dagger combined"
+export NEW_ARM=data_photometric_erasing
+export NEW_HEADS=${NEW_HEADS:-ncp_cfc}
+export TESTED=${TESTED:-baseline data combined $NEW_ARM}
 export SEEDS=0,1,2 VAL_SEED=1 VAL_TASKS=[fly_to_target,occlusion,hike] VAL_EPISODES=20
 export TEST_SEED=3 OOD_EPISODES=10
-STAGES=${STAGES:-reuse train validation choose ood summary}
-PYTHON=${PYTHON:-python}
-export PYTHON
-
-has() { [[ " $STAGES " == *" $1 "* ]]; }
-stamp() { echo "[round3] $(date -u +%H:%M:%S) $*"; }
-study() { ARMS="$1" HEADS="$2" STAGES="$3" bash experiments/ood_recipe/run.sh; }
-
-if has reuse && [[ -d "$ROUND2" ]]; then
-  stamp "reuse: round 2's data, runs and validation flights from $ROUND2 (hard links)"
-  mkdir -p "$OUT/data" "$OUT/train" "$OUT/validation"
-  for tag in "$ROUND2"/data/*/; do
-    [[ -e "$OUT/data/$(basename "$tag")" ]] || cp -al "$tag" "$OUT/data/"
-  done
-  for arm in $ROUND2_ARMS; do
-    for part in train validation; do
-      [[ -e "$OUT/$part/$arm" || ! -d "$ROUND2/$part/$arm" ]] || cp -al "$ROUND2/$part/$arm" "$OUT/$part/"
-    done
-  done
-fi
-if has train; then
-  for arm in $ROUND2_ARMS; do   # only where nothing was reused
-    [[ -f "$OUT/validation/$arm/episodes.csv" ]] || study "$arm" ncp_cfc,lstm "collect train"
-  done
-  study "$NEW_ARM" "$NEW_HEADS" "collect train"
-fi
-if has validation; then
-  for arm in $ROUND2_ARMS; do
-    [[ -f "$OUT/validation/$arm/episodes.csv" ]] || study "$arm" ncp_cfc,lstm validation
-  done
-  study "$NEW_ARM" "$NEW_HEADS" validation
-fi
-if has choose; then
-  study "$ROUND2_ARMS $NEW_ARM" ncp_cfc,lstm choose
-fi
-if [[ " $STAGES " == *" ood "* || " $STAGES " == *" summary "* ]]; then
-  chosen=$($PYTHON -c "import json,sys; c=json.load(open(sys.argv[1])); print(' '.join(sorted({v['arm'] for v in c['per_head'].values()})))" "$RESULTS/choice.json")
-  for arm in $chosen; do [[ " $TESTED " == *" $arm "* ]] || TESTED="$TESTED $arm"; done
-  has ood && study "$TESTED" ncp_cfc,lstm ood
-  has summary && study "$TESTED" ncp_cfc,lstm summary
-fi
-stamp done
+export ROUND=round3
+exec bash experiments/ood_recipe/round.sh

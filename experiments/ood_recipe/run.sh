@@ -109,7 +109,7 @@ if has ood; then
   for arm in $ARMS; do
     # the gate: stops here unless choice.json was written (and is unchanged since this stage began)
     ckpts=$($PYTHON experiments/ood_recipe/protocol.py require-choice --run "$OUT" --choice "$RESULTS/choice.json" \
-      --arm "$arm" --test-seed "$TEST_SEED")
+      --arm "$arm" --heads "$HEADS" --test-seed "$TEST_SEED")
     stamp "ood: arm $arm in $OOD_SCENES, $OOD_EPISODES episodes per checkpoint and condition"
     # the expert's reference flights (path ratios) are the same for every arm: flown with the first arm only
     reference=false; [[ "$arm" == "${ARMS%% *}" ]] && reference=true

@@ -192,6 +192,15 @@ def test_choice_names_checkpoints_relative_to_the_run_and_the_gate_prints_them_i
     assert listed.startswith("[") and listed.endswith("]")
     assert set(listed[1:-1].split(",")) == {
         str(run / "train" / "robust" / f"{h}-seed0" / "checkpoints" / "best.pt") for h in ("lstm", "ncp_cfc")}
+    one_head = subprocess.run([sys.executable, str(FOLDER / "protocol.py"), "require-choice", "--run", str(run),
+                               "--choice", str(choice_path), "--arm", "robust", "--heads", "ncp_cfc"],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert one_head.returncode == 0, one_head.stderr
+    assert one_head.stdout.strip() == f"[{run / 'train' / 'robust' / 'ncp_cfc-seed0' / 'checkpoints' / 'best.pt'}]"
+    no_head = subprocess.run([sys.executable, str(FOLDER / "protocol.py"), "require-choice", "--run", str(run),
+                              "--choice", str(choice_path), "--arm", "robust", "--heads", "gru"],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert no_head.returncode != 0 and "no validated checkpoint of arm 'robust' for gru" in no_head.stderr
 
 
 def test_round2_validates_on_three_summer_tasks_and_tests_on_fresh_layouts(tmp_path):
@@ -241,6 +250,31 @@ def test_round3_trains_and_validates_only_its_new_arm_and_tests_on_fresh_layouts
     assert "tasks=[fly_to_target,occlusion,hike]" in validations[0] and "seed=1" in validations[0]
     record = json.loads(next(line for line in lines if line.startswith('{"validation"')))
     assert record["test"] == {"seed": 3, "episodes": 10}   # layouts no committed result has flown
+
+
+def test_round4_trains_its_normalised_arm_for_ncp_cfc_and_tests_on_fresh_layouts(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path / "run"), "RESULTS": str(tmp_path / "results"),
+           "ROUND3": str(tmp_path / "no_round3"), "STAGES": "train validation", "PYTHON": sys.executable,
+           "NAVLNN": "echo navlnn"}
+    _dataset(tmp_path / "run" / "data" / "default" / "data", [5, 17])
+    for arm in ("baseline photometric colour geometric erasing data seq64 long regularised dagger combined "
+                "data_photometric_erasing").split():
+        (tmp_path / "run" / "validation" / arm).mkdir(parents=True)
+        (tmp_path / "run" / "validation" / arm / "episodes.csv").write_text("")   # round 3's, reused
+    ckpts = tmp_path / "run" / "train" / "data_photometric_erasing_norm" / "ncp_cfc-seed0" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    (ckpts / "best.pt").write_bytes(b"")
+    result = subprocess.run(["bash", str(FOLDER / "round4.sh")], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    trains = [line for line in lines if line.startswith("navlnn train")]
+    assert len(trains) == 1 and "model=ncp_cfc " in trains[0] and "model.head.input_norm=true" in trains[0]
+    assert "train.augment.erase_prob=0.5" in trains[0] and "seed=0,1,2" in trains[0]
+    validations = [line for line in lines if line.startswith("navlnn eval")]
+    assert len(validations) == 1 and "data_photometric_erasing_norm" in validations[0]
+    record = json.loads(next(line for line in lines if line.startswith('{"validation"')))
+    assert record["test"] == {"seed": 4, "episodes": 10}
 
 
 def test_a_last_pt_with_the_best_pt_weights_is_flown_once_and_counts_as_both(protocol, tmp_path):
