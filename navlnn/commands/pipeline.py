@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from navlnn.training.recipe import dagger_rounds, stage_overrides
+from navlnn.training.recipe import dagger_rounds, flatten, stage_overrides
 
 STAGES = ("collect", "train", "eval", "video")
 TAIL_BYTES = 6000  # output of a failed stage repeated in the error
@@ -35,6 +35,20 @@ def _recipe(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg.recipe, resolve=True) if cfg.get("recipe") is not None else {}
 
 
+def check_model_keys(cfg: DictConfig, recipe: dict) -> None:
+    """Refuse a recipe whose ``model.*`` keys the chosen model does not have (say, a liquid head's
+    ``model.head.input_norm`` with ``model=lstm``), before any stage runs."""
+    for item in flatten("model", recipe.get("model") or {}):
+        key = item.split("=", 1)[0]
+        if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+            raise ValueError(f"the recipe ({recipe.get('description', 'recipe')}) sets {key}, which model "
+                             f"'{cfg.model.name}' does not have; pick a model that has it (conf/model/) or "
+                             f"another recipe")
+
+
+_ABSENT = object()
+
+
 def stage_commands(cfg: DictConfig, run_dir: Path) -> dict[str, list[str]]:
     """The navlnn command line of every stage (each writes into ``run_dir/<stage>``).
 
@@ -48,6 +62,7 @@ def stage_commands(cfg: DictConfig, run_dir: Path) -> dict[str, list[str]]:
     extra = OmegaConf.to_container(cfg.overrides, resolve=True)
     scene, task, model = cfg.scene.name, cfg.task.name, cfg.model.name
     recipe = _recipe(cfg)
+    check_model_keys(cfg, recipe)
     rounds = dagger_rounds(recipe)
     learner = "dagger" if rounds > 0 else "train"
     return {

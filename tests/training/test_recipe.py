@@ -53,13 +53,22 @@ def test_baseline_is_today(tmp_path):
 
 
 def test_the_demo_flies_the_recipe_chosen_on_summer_validation(tmp_path):
-    choice = json.loads((ROOT / "experiments" / "ood_recipe" / "results-round2" / "choice.json").read_text())
+    choice = json.loads((ROOT / "experiments" / "ood_recipe" / "results-round4" / "choice.json").read_text())
+    assert choice["study"]["head"] == "ncp_cfc" and _compose("pipeline", []).model.name == "ncp_cfc"
     cfg = _compose("pipeline", [])
     chosen = load_recipe(choice["study"]["recipe"])
     assert OmegaConf.to_container(cfg.recipe, resolve=True) == chosen  # make demo follows the committed choice
     cmds = stage_commands(cfg, tmp_path)
     assert cmds["train"][0] == "train" and "episodes=300" in cmds["collect"]
     assert final_checkpoint(cfg, tmp_path).name == choice["study"]["checkpoint"]
+
+
+def test_a_recipe_with_a_key_the_model_lacks_is_refused_before_any_stage(tmp_path):
+    cfg = _compose("pipeline", ["recipe=data_photometric_erasing_norm"])
+    assert "model.head.input_norm=true" in stage_commands(cfg, tmp_path)["train"]  # ncp_cfc has the key
+    with pytest.raises(ValueError, match="sets model.head.input_norm, which model 'lstm' does not have"):
+        stage_commands(_compose("pipeline", ["recipe=data_photometric_erasing_norm", "model=lstm"]), tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing ran
 
 
 def test_robust_pipeline_runs_dagger_with_every_lever(tmp_path):
