@@ -37,7 +37,7 @@ def _recipe(cfg: DictConfig) -> dict:
 
 def check_model_keys(cfg: DictConfig, recipe: dict) -> None:
     """Refuse a recipe whose ``model.*`` keys the chosen model does not have (say, a liquid head's
-    ``model.head.input_norm`` with ``model=lstm``), before any stage runs."""
+    ``model.head.input_norm`` with ``model=gru_ode``), before any stage runs."""
     for item in flatten("model", recipe.get("model") or {}):
         key = item.split("=", 1)[0]
         if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:

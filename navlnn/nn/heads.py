@@ -114,10 +114,16 @@ def _wiring_from_config(config: Mapping[str, Any]) -> Wiring:
 
 
 class RecurrentHead(Head):
-    """An LSTM or GRU baseline; dt is appended to the features."""
+    """An LSTM or GRU baseline; dt is appended to the features.
 
-    def __init__(self, kind: str, feature_dim: int, action_dim: int, hidden_size: int = 64) -> None:
+    ``input_norm``: a LayerNorm on the features before the cell (dt is appended after it), the same
+    switch as :class:`LiquidHead`'s, so that a recipe that sets it treats every head alike.
+    """
+
+    def __init__(self, kind: str, feature_dim: int, action_dim: int, hidden_size: int = 64,
+                 input_norm: bool = False) -> None:
         super().__init__()
+        self.norm: nn.Module = nn.LayerNorm(feature_dim) if input_norm else nn.Identity()
         rnn = {"lstm": nn.LSTM, "gru": nn.GRU}
         if kind not in rnn:
             raise ValueError(f"kind must be one of {list(rnn)}, got {kind!r}")
@@ -128,7 +134,7 @@ class RecurrentHead(Head):
         self.state_size = hidden_size * (2 if kind == "lstm" else 1)
 
     def forward(self, features: Tensor, dt: Tensor, state: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        x = torch.cat([features, dt.unsqueeze(-1).to(features.dtype)], -1)
+        x = torch.cat([self.norm(features), dt.unsqueeze(-1).to(features.dtype)], -1)
         hidden = None
         if state is not None:
             h = state[:, : self.hidden_size].unsqueeze(0).contiguous()
@@ -139,14 +145,18 @@ class RecurrentHead(Head):
 
 
 class FeedForwardHead(Head):
-    """The memory-less baseline: an MLP on each frame's features and dt."""
+    """The memory-less baseline: an MLP on each frame's features and dt.
 
-    def __init__(self, feature_dim: int, action_dim: int, hidden_size: int = 64) -> None:
+    ``input_norm``: a LayerNorm on the features before the MLP (as in :class:`LiquidHead`).
+    """
+
+    def __init__(self, feature_dim: int, action_dim: int, hidden_size: int = 64, input_norm: bool = False) -> None:
         super().__init__()
+        self.norm: nn.Module = nn.LayerNorm(feature_dim) if input_norm else nn.Identity()
         self.mlp = nn.Sequential(nn.Linear(feature_dim + 1, hidden_size), nn.GELU(), nn.Linear(hidden_size, action_dim))
         self.state_size = 1  # a placeholder column, so every policy carries a (B, S) state
 
     def forward(self, features: Tensor, dt: Tensor, state: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
         if state is None:
             state = features.new_zeros(features.shape[0], 1)
-        return self.mlp(torch.cat([features, dt.unsqueeze(-1).to(features.dtype)], -1)), state
+        return self.mlp(torch.cat([self.norm(features), dt.unsqueeze(-1).to(features.dtype)], -1)), state

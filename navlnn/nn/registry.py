@@ -65,8 +65,8 @@ def register_head(name: str, cls: type[Head], keys: Iterable[str]) -> HeadEntry:
 
 
 register_head("liquid", LiquidHead, {"kind", "wiring", "units", "time_scale", "input_norm", *_CFC_KEYS, *_LTC_KEYS})
-register_head("recurrent", RecurrentHead, {"kind", "hidden_size"})
-register_head("feedforward", FeedForwardHead, {"hidden_size"})
+register_head("recurrent", RecurrentHead, {"kind", "hidden_size", "input_norm"})
+register_head("feedforward", FeedForwardHead, {"hidden_size", "input_norm"})
 register_head("gru_ode", GRUODEHead, {"hidden_size", "time_scale", "ode_unfolds"})
 register_head("ctrnn", CTRNNHead, {"hidden_size", "time_scale", "ode_unfolds"})
 register_head("tcn", TCNHead, {"channels", "kernel_size", "dilations"})

@@ -399,7 +399,7 @@ def fit(
         print(f"warning: this run did not learn: its best validation loss {best_val:.4f} is no better than "
               f"{cfg.learned_ratio} x {constant_val:.4f}, the loss of always answering the mean action (its "
               f"output hardly depends on the images); train it again with another seed or a lower train.lr, or, "
-              f"for a liquid head, with model.head.input_norm=true (a LayerNorm on the trunk's features)",
+              f"with model.head.input_norm=true (a LayerNorm on the trunk's features)",
               file=sys.stderr)
     policy.to("cpu")
     return FitResult(last_path, best_path, best_val, history, stopped, constant_val, learned)

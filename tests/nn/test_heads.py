@@ -96,6 +96,30 @@ def test_dense_ltc_normalises_its_features_so_large_ones_still_steer():
     assert gradient(raw) < 1e-6 < 1e-2 < gradient(head)
 
 
+@pytest.mark.parametrize("name", ["lstm", "gru", "cnn", "ncp_cfc"])
+def test_every_study_head_takes_the_recipes_input_norm_and_steps_alike(name, tmp_path):
+    # data_photometric_erasing_norm sets model.head.input_norm for the whole study: each head must
+    # have the key, normalise only the features (a scale of them changes nothing, dt still counts),
+    # and survive a checkpoint's trip through the registry.
+    cfg = _model_cfg(name, "model.head.input_norm=true")
+    torch.manual_seed(0)
+    policy = build_policy(cfg, HW)
+    head = policy.head.double()
+    assert isinstance(head.norm, torch.nn.LayerNorm)
+    x, dt, state = _inputs(2, 5, 32, head.state_size)
+    with torch.no_grad():
+        actions = head(x, dt, state)[0]
+        torch.testing.assert_close(head(50 * x, dt, state)[0], actions, atol=1e-4, rtol=0)  # LayerNorm eps
+        assert (head(x, 3 * dt, state)[0] - actions).abs().max() > 1e-6
+        stepped = head.step(x[:, 0], dt[:, 0], state)[0]
+    torch.testing.assert_close(stepped, actions[:, 0], atol=1e-12, rtol=0)
+    plain = build_policy(_model_cfg(name), HW).head
+    assert isinstance(plain.norm, torch.nn.Identity)  # off by default: earlier checkpoints load unchanged
+    loaded = load_policy(save_checkpoint(tmp_path / "norm.pt", policy.float()))
+    assert isinstance(loaded.head.norm, torch.nn.LayerNorm)
+    torch.testing.assert_close(loaded.head.norm.weight, policy.head.norm.weight)
+
+
 def test_dense_ltc_is_fully_connected_with_four_motor_neurons():
     head = _policy("ltc").head
     assert isinstance(head, LiquidHead) and head.kind == "ltc"

@@ -66,8 +66,8 @@ def test_the_demo_flies_the_recipe_chosen_on_summer_validation(tmp_path):
 def test_a_recipe_with_a_key_the_model_lacks_is_refused_before_any_stage(tmp_path):
     cfg = _compose("pipeline", ["recipe=data_photometric_erasing_norm"])
     assert "model.head.input_norm=true" in stage_commands(cfg, tmp_path)["train"]  # ncp_cfc has the key
-    with pytest.raises(ValueError, match="sets model.head.input_norm, which model 'lstm' does not have"):
-        stage_commands(_compose("pipeline", ["recipe=data_photometric_erasing_norm", "model=lstm"]), tmp_path)
+    with pytest.raises(ValueError, match="sets model.head.input_norm, which model 'gru_ode' does not have"):
+        stage_commands(_compose("pipeline", ["recipe=data_photometric_erasing_norm", "model=gru_ode"]), tmp_path)
     assert not any(tmp_path.iterdir())  # nothing ran
 
 
