@@ -20,7 +20,7 @@
 # - tested: ncp_cfc only (the head of the targets; lstm's choice is round 3's and round 3 tested it),
 #   the arm chosen, plus baseline, data (rounds 2 and 3's choice), combined (best on both earlier
 #   tests) and the new arm, whether chosen or not.
-# The new arm trains for ncp_cfc only: the norm is a liquid head's. About 4 min a run on 2 cores;
+# The new arm trains for ncp_cfc only (the head of the targets). About 4 min a run on 2 cores;
 # round 3's data, runs and validation flights are reused from ROUND3 (hard links). The stages: round.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

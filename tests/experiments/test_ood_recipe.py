@@ -225,21 +225,29 @@ def test_round2_validates_on_three_summer_tasks_and_tests_on_fresh_layouts(tmp_p
     assert record["test"] == {"seed": 2, "episodes": 10}
 
 
-def test_round3_trains_and_validates_only_its_new_arm_and_tests_on_fresh_layouts(tmp_path):
+ROUND2_ARMS = "baseline photometric colour geometric erasing data seq64 long regularised dagger combined"
+
+
+def _dry_round(tmp_path: Path, script: str, previous: str, arms: str, new_arm: str) -> list[str]:
+    """The command lines a round's script prints (navlnn echoed) for its train and validation stages,
+    with the earlier arms' validation flights already there (reused) and one checkpoint of the new arm."""
     env = {**os.environ, "OUT": str(tmp_path / "run"), "RESULTS": str(tmp_path / "results"),
-           "ROUND2": str(tmp_path / "no_round2"), "STAGES": "train validation", "PYTHON": sys.executable,
+           previous: str(tmp_path / "no_previous_round"), "STAGES": "train validation", "PYTHON": sys.executable,
            "NAVLNN": "echo navlnn"}
     _dataset(tmp_path / "run" / "data" / "default" / "data", [5, 17])
-    for arm in ("baseline photometric colour geometric erasing data seq64 long regularised dagger combined").split():
+    for arm in arms.split():
         (tmp_path / "run" / "validation" / arm).mkdir(parents=True)
-        (tmp_path / "run" / "validation" / arm / "episodes.csv").write_text("")   # round 2's, reused
-    ckpts = tmp_path / "run" / "train" / "data_photometric_erasing" / "ncp_cfc-seed0" / "checkpoints"
+        (tmp_path / "run" / "validation" / arm / "episodes.csv").write_text("")   # the previous round's, reused
+    ckpts = tmp_path / "run" / "train" / new_arm / "ncp_cfc-seed0" / "checkpoints"
     ckpts.mkdir(parents=True)
     (ckpts / "best.pt").write_bytes(b"")
-    result = subprocess.run(["bash", str(FOLDER / "round3.sh")], env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(["bash", str(FOLDER / script)], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    return result.stdout.splitlines()
+
+
+def test_round3_trains_and_validates_only_its_new_arm_and_tests_on_fresh_layouts(tmp_path):
+    lines = _dry_round(tmp_path, "round3.sh", "ROUND2", ROUND2_ARMS, "data_photometric_erasing")
     trains = [line for line in lines if line.startswith("navlnn train")]
     assert len(trains) == 1 and "model=ncp_cfc " in trains[0] and "seed=0,1,2" in trains[0]
     assert "train.augment.hue_deg=30.0" in trains[0] and "train.augment.erase_prob=0.5" in trains[0]
@@ -253,21 +261,8 @@ def test_round3_trains_and_validates_only_its_new_arm_and_tests_on_fresh_layouts
 
 
 def test_round4_trains_its_normalised_arm_for_ncp_cfc_and_tests_on_fresh_layouts(tmp_path):
-    env = {**os.environ, "OUT": str(tmp_path / "run"), "RESULTS": str(tmp_path / "results"),
-           "ROUND3": str(tmp_path / "no_round3"), "STAGES": "train validation", "PYTHON": sys.executable,
-           "NAVLNN": "echo navlnn"}
-    _dataset(tmp_path / "run" / "data" / "default" / "data", [5, 17])
-    for arm in ("baseline photometric colour geometric erasing data seq64 long regularised dagger combined "
-                "data_photometric_erasing").split():
-        (tmp_path / "run" / "validation" / arm).mkdir(parents=True)
-        (tmp_path / "run" / "validation" / arm / "episodes.csv").write_text("")   # round 3's, reused
-    ckpts = tmp_path / "run" / "train" / "data_photometric_erasing_norm" / "ncp_cfc-seed0" / "checkpoints"
-    ckpts.mkdir(parents=True)
-    (ckpts / "best.pt").write_bytes(b"")
-    result = subprocess.run(["bash", str(FOLDER / "round4.sh")], env=env, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = _dry_round(tmp_path, "round4.sh", "ROUND3", f"{ROUND2_ARMS} data_photometric_erasing",
+                       "data_photometric_erasing_norm")
     trains = [line for line in lines if line.startswith("navlnn train")]
     assert len(trains) == 1 and "model=ncp_cfc " in trains[0] and "model.head.input_norm=true" in trains[0]
     assert "train.augment.erase_prob=0.5" in trains[0] and "seed=0,1,2" in trains[0]
