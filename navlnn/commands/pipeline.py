@@ -36,7 +36,7 @@ def _recipe(cfg: DictConfig) -> dict:
 
 
 def check_model_keys(cfg: DictConfig, recipe: dict) -> None:
-    """Refuse a recipe whose ``model.*`` keys the chosen model does not have (say, a liquid head's
+    """Refuse a recipe whose ``model.*`` keys the chosen model does not have (say,
     ``model.head.input_norm`` with ``model=gru_ode``), before any stage runs."""
     for item in flatten("model", recipe.get("model") or {}):
         key = item.split("=", 1)[0]

@@ -33,6 +33,13 @@ class Head(nn.Module):
         return actions[:, 0], state
 
 
+def feature_norm(feature_dim: int, on: bool) -> nn.Module:
+    """The ``input_norm`` switch of every head that has it: a LayerNorm on the trunk's features
+    (dt is never normalised), or the identity, which adds no parameters so that checkpoints
+    trained without it load unchanged."""
+    return nn.LayerNorm(feature_dim) if on else nn.Identity()
+
+
 class LiquidHead(Head):
     """A CfC or LTC controller; with an NCP wiring the motor neurons are the actions.
 
@@ -67,7 +74,7 @@ class LiquidHead(Head):
         **cell_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.norm: nn.Module = nn.LayerNorm(feature_dim) if input_norm else nn.Identity()
+        self.norm: nn.Module = feature_norm(feature_dim, input_norm)
         if isinstance(wiring, Mapping):
             wiring = _wiring_from_config(wiring)
         if kind not in ("cfc", "ltc"):
@@ -123,7 +130,7 @@ class RecurrentHead(Head):
     def __init__(self, kind: str, feature_dim: int, action_dim: int, hidden_size: int = 64,
                  input_norm: bool = False) -> None:
         super().__init__()
-        self.norm: nn.Module = nn.LayerNorm(feature_dim) if input_norm else nn.Identity()
+        self.norm: nn.Module = feature_norm(feature_dim, input_norm)
         rnn = {"lstm": nn.LSTM, "gru": nn.GRU}
         if kind not in rnn:
             raise ValueError(f"kind must be one of {list(rnn)}, got {kind!r}")
@@ -152,7 +159,7 @@ class FeedForwardHead(Head):
 
     def __init__(self, feature_dim: int, action_dim: int, hidden_size: int = 64, input_norm: bool = False) -> None:
         super().__init__()
-        self.norm: nn.Module = nn.LayerNorm(feature_dim) if input_norm else nn.Identity()
+        self.norm: nn.Module = feature_norm(feature_dim, input_norm)
         self.mlp = nn.Sequential(nn.Linear(feature_dim + 1, hidden_size), nn.GELU(), nn.Linear(hidden_size, action_dim))
         self.state_size = 1  # a placeholder column, so every policy carries a (B, S) state
 
