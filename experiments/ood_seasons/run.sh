@@ -6,11 +6,12 @@
 #   bash experiments/ood_seasons/run.sh            # all stages; run again to resume
 #   STAGES="eval summary" bash experiments/ood_seasons/run.sh
 #   EPISODES=200 EVAL_EPISODES=50 OUT=outputs/ood_big bash experiments/ood_seasons/run.sh
-#   RECIPE=baseline bash experiments/ood_seasons/run.sh   # into outputs/ood_seasons_baseline
-#   BEFORE=experiments/ood_seasons/results-baseline LABELS=baseline,data STAGES=summary bash experiments/ood_seasons/run.sh
+#   RECIPE=data bash experiments/ood_seasons/run.sh       # into outputs/ood_seasons_data
+#   BEFORE=experiments/ood_seasons/results-data LABELS=data,data_photometric_erasing_norm STAGES=summary bash experiments/ood_seasons/run.sh
 #
-# RECIPE names a training recipe of conf/recipe/ (default: data, round 2's choice on summer flights;
-# baseline is the study's first recipe; its collect and train overrides are applied;
+# RECIPE names a training recipe of conf/recipe/ (default: data_photometric_erasing_norm, round 4's
+# choice on summer flights; data was round 2's, baseline the study's first recipe); its collect
+# and train overrides are applied;
 # recipes with DAgger rounds are refused here: run navlnn dagger per head). CHECKPOINT (best or
 # last) is the checkpoint of every run that is flown, e.g. the one chosen on summer validation.
 #
@@ -19,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-RECIPE=${RECIPE:-data}               # the recipe chosen on summer flights (experiments/ood_recipe/results-round2/choice.json)
+RECIPE=${RECIPE:-data_photometric_erasing_norm}   # chosen on summer flights (experiments/ood_recipe/results-round4/choice.json)
 OUT=${OUT:-outputs/ood_seasons_$RECIPE}     # one run folder per recipe: a folder is resumed, never mixed
 EPISODES=${EPISODES:-100}            # summer expert demonstrations
 EPOCHS=${EPOCHS:-8}
@@ -28,7 +29,7 @@ MODELS=${MODELS:-ncp_cfc,ncp_ltc,cfc,lstm,gru,cnn}
 SEEDS=${SEEDS:-0,1,2}
 SCENES=${SCENES:-[summer,spring,fall,winter,urban,summer+fog,summer+dusk,winter+dusk]}
 CHECKPOINT=${CHECKPOINT:-best}       # best | last
-EVAL_EPISODES=${EVAL_EPISODES:-30}   # per checkpoint and scene; the seeds of a model are pooled in the table
+EVAL_EPISODES=${EVAL_EPISODES:-17}   # per checkpoint and scene (51 a cell over 3 seeds); the seeds of a model are pooled in the table
 ABLATION_EPISODES=${ABLATION_EPISODES:-15}   # per checkpoint, fall colour ablation (the first layouts of the eval)
 VIDEO_SCENES=${VIDEO_SCENES:-[summer,winter,urban]}
 FALL_EPISODES=${FALL_EPISODES:-3}
@@ -60,8 +61,8 @@ checkpoints() { run_checkpoints "$OUT" "$MODELS" "$SEEDS" "$CHECKPOINT"; }
 
 if has collect; then
   T0=$SECONDS
-  stamp "collect: $EPISODES summer episodes (recipe $RECIPE)"
   read_overrides over "$RECIPE" collect
+  stamp "collect: $EPISODES summer episodes (recipe $RECIPE; its overrides, which win: ${over[*]:-none})"
   $NAVLNN collect scene=summer task=fly_to_target episodes="$EPISODES" seed=0 "${over[@]}" data="$OUT/data" \
     progress=false hydra.run.dir="$OUT/collect"
   stamp "collect took $((SECONDS - T0)) s"

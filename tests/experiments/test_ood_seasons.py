@@ -40,14 +40,14 @@ def test_the_baseline_recipe_keeps_the_study_as_it_was(tmp_path):
 
 
 def test_the_default_recipe_is_the_committed_choice_in_its_own_folder(tmp_path):
-    choice = json.loads((ROOT / "experiments" / "ood_recipe" / "results-round2" / "choice.json").read_text())
+    choice = json.loads((ROOT / "experiments" / "ood_recipe" / "results-round4" / "choice.json").read_text())
     env = {k: v for k, v in os.environ.items() if k not in ("RECIPE", "OUT", "CHECKPOINT")}
     full = {**env, "RESULTS": str(tmp_path / "results"), "PYTHON": sys.executable, "NAVLNN": "echo navlnn",
             "MODELS": "ncp_cfc", "SEEDS": "0", "STAGES": "collect eval"}
     result = subprocess.run(["bash", str(SCRIPT)], env=full, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     recipe, checkpoint = choice["study"]["recipe"], choice["study"]["checkpoint"]
-    assert f"(recipe {recipe})" in result.stdout
+    assert f"(recipe {recipe}; its overrides" in result.stdout
     assert f"data=outputs/ood_seasons_{recipe}/data" in result.stdout   # never the baseline run's folder
     assert f"ncp_cfc-seed0/checkpoints/{checkpoint}" in result.stdout
 
