@@ -54,7 +54,7 @@ bench: $(VENV)/.stamp-dev
 
 # The out-of-distribution study (experiments/ood_seasons): six heads x 3 seeds trained in summer with
 # the chosen recipe, flown in every season, the city, fog and dusk, compared layout by layout with the
-# committed run of the previous recipe (about 2.5 hours on 2 cores); resumable.
+# committed run of the previous recipe (about 5 hours on 2 cores); resumable.
 study: $(VENV)/.stamp-install
 	PATH=$(abspath $(VENV))/bin:$$PATH BEFORE=experiments/ood_seasons/results-data LABELS=data,data_photometric_erasing_norm \
 	  bash experiments/ood_seasons/run.sh
