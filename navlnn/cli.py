@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> None:
     command = argv[0]
     if command not in COMMANDS:
         sys.exit(f"navlnn: unknown command '{command}'. Valid commands: {', '.join(COMMANDS)}.")
+    from navlnn.reproducibility import deterministic_requested, pin_environment
+
+    if deterministic_requested(argv[1:]):
+        pin_environment()   # before torch starts: its kernels are chosen on first use
     from navlnn.runtime import configure_process
 
     configure_process()

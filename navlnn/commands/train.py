@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
+from navlnn.reproducibility import environment, make_deterministic
 from navlnn.data.loader import Demonstrations, SequenceWindows
 from navlnn.nn.policy import build_policy
 from navlnn.nn.checkpoint import action_space_spec
-from navlnn.training.loop import TrainConfig, fit
+from navlnn.training.loop import TrainConfig, fit, resolve_device
 
 TRAIN_KEYS = {f for f in TrainConfig.__dataclass_fields__}
 
@@ -40,8 +42,14 @@ def _init_distributed() -> int:
 
 
 def run(cfg: DictConfig) -> list[Path]:
+    started = time.perf_counter()
     rank = _init_distributed()
-    if cfg.threads:
+    if cfg.train.get("deterministic", False):
+        threads = make_deterministic(cfg.threads)
+        if rank == 0:
+            print(f"deterministic: {threads} thread(s), {torch.backends.cpu.get_cpu_capability()} kernels, "
+                  f"deterministic algorithms")
+    elif cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     torch.manual_seed(int(cfg.seed))
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -82,6 +90,8 @@ def run(cfg: DictConfig) -> list[Path]:
     summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), "parameters": counts,
                                    "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early,
                                    "constant_val_loss": result.constant_val_loss, "learned": result.learned,
+                                   "seconds": round(time.perf_counter() - started, 1),
+                                   "environment": environment(str(resolve_device(train_cfg.device))),
                                    "history": result.history}, indent=2))
     print(f"best validation loss {result.best_val_loss:.4f}")
     return [result.best, result.last, summary]

@@ -41,3 +41,23 @@ class ConcatWindows:
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         return {k: v[0] for k, v in self.batch(np.array([i])).items()}
+
+    def segments(self, windows_per_segment: int) -> np.ndarray:
+        """The segments of every part (:meth:`SequenceWindows.segments`), their windows numbered globally."""
+        rows = [part.segments(windows_per_segment) + np.array([offset, 0])
+                for part, offset in zip(self.parts, self.offsets[:-1])]
+        return np.concatenate(rows)
+
+    def segment_batch(self, segments: np.ndarray) -> dict[str, Any]:
+        """Segments (rows of :meth:`segments`) as one batch (:meth:`SequenceWindows.segment_batch`), in the order given."""
+        import torch
+
+        segments = np.asarray(segments, dtype=np.int64).reshape(-1, 2)
+        part = np.searchsorted(self.offsets, segments[:, 0], side="right") - 1
+        pieces = [self.parts[k].segment_batch(row[None] - np.array([self.offsets[k], 0]))
+                  for k, row in zip(part, segments)]
+        starts = np.cumsum([0] + [len(p["frames"]) for p in pieces])
+        out = {name: torch.cat([p[name] for p in pieces]) for name in pieces[0] if name not in ("lengths", "index")}
+        out["index"] = torch.cat([p["index"] + int(start) for p, start in zip(pieces, starts)])
+        out["lengths"] = [n for p in pieces for n in p["lengths"]]
+        return out

@@ -253,25 +253,83 @@ class SequenceWindows:
     def __getitem__(self, i: int) -> dict[str, Any]:
         return {k: v[0] for k, v in self.batch(np.array([i])).items()}
 
-    def batch_numpy(self, ids: np.ndarray) -> dict[str, np.ndarray]:
-        """Windows ``ids`` as numpy arrays of shape ``(len(ids), length, ...)``."""
+    def batch_numpy(self, ids: np.ndarray, fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Windows ``ids`` as numpy arrays of shape ``(len(ids), length, ...)`` (``fields``: a subset)."""
         ids = np.asarray(ids, dtype=np.int64)
         demos = self.demos
+        fields = demos.fields if fields is None else tuple(fields)
         valid = self._valid[ids]
         steps = np.minimum(self._steps[None, :], valid[:, None] - 1)  # a short window repeats its last step
         if demos.in_memory:
             rows = (self._global_start[ids][:, None] + steps).ravel()
-            out = {name: np.take(arr, rows, axis=0).reshape(len(ids), self.length, *arr.shape[1:])
-                   for name, arr in demos.arrays.items()}
+            out = {name: np.take(demos.arrays[name], rows, axis=0).reshape(len(ids), self.length,
+                                                                           *demos.arrays[name].shape[1:])
+                   for name in fields}
         else:
-            lists: dict[str, list] = {name: [] for name in demos.fields}
+            lists: dict[str, list] = {name: [] for name in fields}
             for (k, start), take in zip(self.index[ids], steps):
                 arrays = demos.episode(int(k))
-                for name in demos.fields:
+                for name in fields:
                     lists[name].append(arrays[name][start + take])
             out = {name: np.stack(v) for name, v in lists.items()}
         if self.pad_short:
             out["mask"] = self._steps[None, :] < valid[:, None]
+        return out
+
+    def segments(self, windows_per_segment: int) -> np.ndarray:
+        """``(S, 2)`` int64: the first window and the number of windows of each segment.
+
+        A segment is a run of up to ``windows_per_segment`` consecutive windows of one episode:
+        its frames cover all of them once, so a training step that puts a segment's frames
+        through the perception trunk pays for each frame once however many windows share it.
+        """
+        if int(windows_per_segment) < 1:
+            raise ValueError(f"train.segment_windows: must be >= 1, got {windows_per_segment}")
+        k = int(windows_per_segment)
+        rows = []
+        episodes = self.index[:, 0]
+        bounds = np.flatnonzero(np.diff(episodes)) + 1
+        for first, stop in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(episodes)]])):
+            for lo in range(int(first), int(stop), k):
+                rows.append((lo, min(k, int(stop) - lo)))
+        return np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+
+    def segment_batch(self, segments: np.ndarray) -> dict[str, Any]:
+        """Segments (rows of :meth:`segments`) as one training batch of tensors.
+
+        ``frames`` uint8 ``(N, H, W, 3)``: each segment's frames once, segment after segment;
+        ``lengths``: frames per segment; ``index`` int64 ``(W, length)``: where each step of each
+        of the segments' ``W`` windows is in ``frames``; ``label``, ``dt`` (and ``mask``) of the
+        windows, as :meth:`batch` gives them. With one window per segment, ``frames`` is exactly
+        ``batch(...)["image"]`` flattened.
+        """
+        import torch
+
+        segments = np.asarray(segments, dtype=np.int64).reshape(-1, 2)
+        demos, T = self.demos, self.length
+        window_ids, frame_rows, lengths, index = [], [], [], []
+        offset = 0
+        for first, count in segments:
+            ids = np.arange(first, first + count)
+            k, start = self.index[first]
+            span = int(self.index[ids[-1], 1] - start) + T
+            last = int(demos.steps[k]) - 1 - int(start)          # a short window repeats its last step
+            steps = np.minimum(np.arange(span), last)
+            frame_rows.append((int(k), int(start), steps))
+            index.append(offset + (self.index[ids, 1] - start)[:, None] + self._steps[None, :])
+            window_ids.append(ids)
+            lengths.append(span)
+            offset += span
+        if demos.in_memory:
+            rows = np.concatenate([demos.offsets[k] + start + steps for k, start, steps in frame_rows])
+            frames = np.take(demos.arrays["image"], rows, axis=0)
+        else:
+            frames = np.concatenate([demos.episode(k)["image"][start + steps] for k, start, steps in frame_rows])
+        others = [f for f in demos.fields if f != "image"]
+        out = {name: torch.from_numpy(arr) for name, arr in
+               self.batch_numpy(np.concatenate(window_ids), others).items()}
+        out.update(frames=torch.from_numpy(frames), lengths=lengths,
+                   index=torch.from_numpy(np.concatenate(index).astype(np.int64)))
         return out
 
     def batch(self, ids: np.ndarray) -> dict[str, Any]:

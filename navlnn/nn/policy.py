@@ -49,14 +49,29 @@ class Policy(nn.Module):
         """Zeros ``(batch, state_size)``: the state at the start of an episode."""
         return self.head.initial_state(batch, next(self.parameters()))
 
-    def forward(self, images: Tensor, dt: Tensor, state: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        """``uint8 (B, T, H, W, 3)``, ``dt (B, T)`` -> ``actions (B, T, A)``, ``state (B, S)``."""
-        if images.dim() != 5:
+    def forward(self, images: Tensor, dt: Tensor, state: Optional[Tensor] = None,
+                index: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        """``uint8 (B, T, H, W, 3)``, ``dt (B, T)`` -> ``actions (B, T, A)``, ``state (B, S)``.
+
+        With ``index`` (int64 ``(B, T)``), ``images`` are frames ``(N, H, W, 3)`` and step ``t`` of
+        sequence ``b`` is frame ``index[b, t]``: each frame goes through the trunk once, however
+        many overlapping windows share it (training's segments).
+        """
+        if index is not None:
+            if images.dim() != 4 or index.dim() != 2:
+                raise ValueError(f"with index, images: expected (N, H, W, 3) frames and index (B, T), got "
+                                 f"{tuple(images.shape)} and {tuple(index.shape)}")
+            batch, steps = index.shape
+        elif images.dim() != 5:
             raise ValueError(f"images: expected (B, T, H, W, 3) uint8 frames, got shape {tuple(images.shape)}")
-        batch, steps = images.shape[:2]
+        else:
+            batch, steps = images.shape[:2]
         if tuple(dt.shape) != (batch, steps):
             raise ValueError(f"dt: expected shape ({batch}, {steps}) seconds per frame, got {tuple(dt.shape)}")
-        features = self.trunk(images.flatten(0, 1)).view(batch, steps, -1)
+        if index is not None:
+            features = self.trunk(images)[index]
+        else:
+            features = self.trunk(images.flatten(0, 1)).view(batch, steps, -1)
         actions, state = self.head(features, dt.to(features.dtype), state)
         return torch.addcmul(self.action_mean, actions, self.action_std), state
 

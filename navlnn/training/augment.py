@@ -6,107 +6,103 @@ plausible camera, not flicker. Only the pixel noise is new in every frame (as a 
 random erasing can be asked per frame (``erase_per="frame"``) to teach the memory to bridge short
 occlusions.
 
-Works on the env's ``uint8 (B, T, H, W, 3)`` frames and returns the same dtype and shape. Every
-lever is off at its neutral value (0), and a lever that is off draws no random numbers, so the
-augmentation of a config that does not use it is exactly what it was before the lever existed.
+Works on the env's ``uint8`` frames and returns ``uint8`` frames of the same shape, either a batch
+of equal-length sequences ``(B, T, H, W, 3)`` (:meth:`ImageAugment.__call__`) or sequences of any
+lengths laid end to end ``(N, H, W, 3)`` (:meth:`ImageAugment.frames`). Every lever is off at its
+neutral value (0), and a lever that is off draws no random numbers.
 
-Order: geometry (shift, zoom, roll) on the clean frame, then colour (hue rotation, per-channel
-gains, gamma, saturation, contrast, brightness), blur, erasing, and pixel noise last.
+How it is fast (about a tenth of the cost of :class:`~navlnn.training.augment_reference.ReferenceAugment`,
+the implementation that trained the checkpoints before it; ``experiments/ood_recipe/bench_augment.py``):
+
+* the random draws of a batch are made first and are small (:meth:`ImageAugment.draw`);
+* gamma is a 256-entry lookup on the ``uint8`` frame, which is also the one ``uint8 -> float``
+  conversion;
+* hue rotation, channel gains, saturation, contrast about the sequence's mean and brightness are
+  one 3x3 matrix plus an offset per sequence, applied in one pass;
+* the blur is separable, the erasing a rectangle written in place;
+* the pixel noise is read from a bank of Gaussian samples drawn once per run (seeded by
+  ``noise_seed``) at a random offset per sequence, each frame its own stretch, and added with
+  the final rounding and clipping to ``uint8`` in the same pass;
+* frames on a GPU are augmented there, in torch operations, with the same draws
+  (:mod:`navlnn.training.augment_device`).
+
+The order is gamma, geometry (shift, zoom, roll), colour, blur, erasing, noise. The reference
+applied gamma after hue and gains (clipped first); where gamma is off the two give the same frames
+to within one grey level for the same draws (tested), and the noise is drawn differently, so the
+frames of a run differ from the reference's, not their distribution.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
+import cv2
+import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
-_LUMA = (0.299, 0.587, 0.114)
+LUMA = (0.299, 0.587, 0.114)
 ERASE_MODES = ("sequence", "frame")
 PADDING_MODES = ("border", "reflection", "zeros")
+NOISE_BANK_MIN = 1 << 24   # Gaussian samples in the noise bank (64 MB), at least 4 of the longest sequence
+_CV_BORDER = {"border": cv2.BORDER_REPLICATE, "reflection": cv2.BORDER_REFLECT, "zeros": cv2.BORDER_CONSTANT}
 
 
-def rotate_hue(x: Tensor, degrees: Tensor) -> Tensor:
-    """Rotate the colours of float RGB ``x`` (B, ..., 3) about the grey axis by ``degrees`` (B,).
-
-    A rotation about (1, 1, 1): greys stay grey, brightness (the mean of R, G, B) is kept, and 360
-    degrees is the identity. One angle per leading index (a sequence).
-    """
-    theta = torch.deg2rad(degrees.double())
-    cos, sin = torch.cos(theta), torch.sin(theta)
-    k = torch.full((3,), 1.0 / math.sqrt(3.0), dtype=torch.float64)
-    outer = torch.outer(k, k)
-    cross = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]], dtype=torch.float64)
-    eye = torch.eye(3, dtype=torch.float64)
-    rot = (cos[:, None, None] * eye + sin[:, None, None] * cross
-           + (1.0 - cos)[:, None, None] * outer).to(x.dtype)  # (B, 3, 3)
-    shape = x.shape
-    flat = x.reshape(shape[0], -1, 3)
-    return torch.bmm(flat, rot.transpose(1, 2)).reshape(shape)
+def hue_rotation(degrees: np.ndarray) -> np.ndarray:
+    """``(S, 3, 3)`` rotations of RGB about the grey axis by ``degrees`` (S,): greys stay grey,
+    brightness (the mean of R, G, B) is kept, and 360 degrees is the identity."""
+    theta = np.deg2rad(np.asarray(degrees, dtype=np.float64))
+    cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    k = np.full(3, 1.0 / math.sqrt(3.0))
+    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return cos * np.eye(3) + sin * cross + (1.0 - cos) * np.outer(k, k)
 
 
-def luma(x: Tensor) -> Tensor:
-    """The grey level (Rec. 601 luma) of float RGB ``x`` (..., 3), shape (..., 1).
-
-    The same sum in the same order as ``(x * weights).sum(-1, keepdim=True)``, without that
-    frame-sized product.
-    """
-    return x[..., 0:1] * _LUMA[0] + x[..., 1:2] * _LUMA[1] + x[..., 2:3] * _LUMA[2]
-
-
-def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
-    """Blur float ``x`` (B, T, H, W, 3) with a Gaussian of ``sigma`` pixels (B,), one per sequence.
-
-    Separable, as weighted sums of shifted copies (fast on CPU for these small kernels), edges
-    replicated; a sigma of 0 leaves that sequence unchanged.
-    """
-    out = x.clone()
-    for b in range(x.shape[0]):
-        s = float(sigma[b])
-        if s <= 0:
-            continue
-        radius = max(1, math.ceil(3.0 * s))
-        taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
-        kernel = torch.exp(-0.5 * (taps / s) ** 2)
-        kernel = (kernel / kernel.sum()).tolist()
-        seq = x[b]  # (T, H, W, 3)
-        for dim in (2, 1):  # width, then height
-            size = seq.shape[dim]
-            index = torch.arange(-radius, size + radius).clamp(0, size - 1)
-            padded = seq.index_select(dim, index)
-            acc = kernel[0] * padded.narrow(dim, 0, size)
-            for k in range(1, 2 * radius + 1):
-                acc.add_(padded.narrow(dim, k, size), alpha=kernel[k])
-            seq = acc
-        out[b] = seq
-    return out
+def gaussian_taps(sigma: float) -> np.ndarray:
+    """The normalised taps of a Gaussian of ``sigma`` pixels, radius ``ceil(3 sigma)`` (at least 1)."""
+    radius = max(1, math.ceil(3.0 * sigma))
+    taps = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (taps / sigma) ** 2)
+    return (kernel / kernel.sum()).astype(np.float32)
 
 
-def affine_warp(x: Tensor, shift_xy: Tensor, zoom: Tensor, roll_deg: Tensor, padding: str = "border") -> Tensor:
-    """Shift, zoom in and roll float ``x`` (B, T, H, W, 3), one transform per sequence; same size out.
-
-    ``shift_xy`` (B, 2) in fractions of the width and height (positive: the content moves right and
-    down), ``zoom`` (B,) >= 1 (a centred crop of ``1/zoom`` of the frame, scaled back up),
-    ``roll_deg`` (B,) a rotation about the image centre (as a rolled camera sees it). Bilinear;
-    outside the frame filled by ``padding`` (``border``, ``reflection`` or ``zeros``).
-    """
-    batch, steps, height, width, _ = x.shape
-    theta = torch.deg2rad(roll_deg.double())
+def warp_theta(height: int, width: int, shift_xy: Sequence[float], zoom: float, roll_deg: float) -> np.ndarray:
+    """The ``2 x 3`` output -> input map, in normalised coordinates (``torch.nn.functional.affine_grid``),
+    of a shift (fractions of the frame; positive: content moves right and down), a centred zoom
+    ``>= 1`` and a roll about the centre (rotation in pixel-isotropic units)."""
+    theta = math.radians(roll_deg)
     aspect = width / height
-    cos, sin = torch.cos(theta) / zoom.double(), torch.sin(theta) / zoom.double()
-    # output -> input sampling map in normalised coordinates, rotation in pixel-isotropic units
-    mat = torch.zeros(batch, 2, 3, dtype=torch.float64)
-    mat[:, 0, 0], mat[:, 0, 1] = cos, -sin / aspect
-    mat[:, 1, 0], mat[:, 1, 1] = sin * aspect, cos
-    mat[:, 0, 2], mat[:, 1, 2] = -2.0 * shift_xy[:, 0].double(), -2.0 * shift_xy[:, 1].double()
-    # one sampling grid per sequence, shared by its frames
-    grid = F.affine_grid(mat.to(x.dtype), [batch, 3, height, width], align_corners=False)
-    grid = grid.repeat_interleave(steps, dim=0)
-    frames = x.reshape(batch * steps, height, width, 3).permute(0, 3, 1, 2)
-    warped = F.grid_sample(frames, grid, mode="bilinear", padding_mode=padding, align_corners=False)
-    return warped.permute(0, 2, 3, 1).reshape(x.shape)
+    cos, sin = math.cos(theta) / zoom, math.sin(theta) / zoom
+    return np.array([[cos, -sin / aspect, -2.0 * shift_xy[0]], [sin * aspect, cos, -2.0 * shift_xy[1]]])
+
+
+def pixel_map(theta: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``theta`` (normalised, ``align_corners=False``) as the ``2 x 3`` map of pixel coordinates OpenCV takes."""
+    to_norm = np.array([[2.0 / width, 0.0, 1.0 / width - 1.0], [0.0, 2.0 / height, 1.0 / height - 1.0], [0, 0, 1]])
+    return (np.linalg.inv(to_norm) @ np.vstack([theta, [0.0, 0.0, 1.0]]) @ to_norm)[:2].astype(np.float32)
+
+
+@dataclass
+class Draws:
+    """One batch's random choices, per sequence (``S`` sequences) or per erasing draw.
+
+    ``gamma`` (S,) exponents or None; ``warp`` (S, 2, 3) normalised output -> input maps or None; ``colour`` (S, 3, 3)
+    the matrix of hue, gains and saturation; ``contrast`` and ``brightness`` (S,) factors;
+    ``blur_sigma`` (S,) pixels or None; ``erase`` a dict of arrays (``on``, ``top``, ``left``,
+    ``height``, ``width``, ``colour``), one row per sequence or per frame, or None;
+    ``noise_offset`` (S,) indices into the noise bank or None.
+    """
+
+    gamma: Optional[np.ndarray]
+    warp: Optional[np.ndarray]
+    colour: np.ndarray
+    contrast: np.ndarray
+    brightness: np.ndarray
+    blur_sigma: Optional[np.ndarray]
+    erase: Optional[dict]
+    noise_offset: Optional[np.ndarray]
 
 
 @dataclass
@@ -129,6 +125,7 @@ class ImageAugment:
     ``erase_per``: ``sequence`` (the same rectangle in every frame of a window, a smudge on the
     lens) or ``frame`` (a new draw each frame).
     Sensor: ``noise_std``: Gaussian pixel noise in grey levels, new in every frame.
+    ``noise_seed``: the seed of the run's noise bank (training sets it from the run's seed).
     """
 
     brightness: float = 0.3
@@ -147,12 +144,15 @@ class ImageAugment:
     erase_area: tuple[float, float] = (0.02, 0.1)
     erase_aspect: tuple[float, float] = (0.3, 3.3)
     erase_per: str = "sequence"
+    noise_seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("brightness", "contrast", "saturation", "noise_std", "hue_deg", "channel_gain", "gamma",
                      "blur_sigma", "shift", "zoom", "roll_deg", "erase_prob"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"train.augment.{name}: must be >= 0 (0 turns it off), got {getattr(self, name)}")
+            value = float(getattr(self, name))
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"train.augment.{name}: must be a finite number >= 0 (0 turns it off), "
+                                 f"got {getattr(self, name)}")
         for name, limit in (("channel_gain", 1.0), ("erase_prob", 1.0), ("shift", 0.49)):
             if float(getattr(self, name)) > limit:
                 raise ValueError(f"train.augment.{name}: must be <= {limit}, got {getattr(self, name)}")
@@ -165,71 +165,159 @@ class ImageAugment:
         if not (0 < self.erase_area[0] <= self.erase_area[1] <= 1) or not (0 < self.erase_aspect[0] <= self.erase_aspect[1]):
             raise ValueError(f"train.augment.erase_area: must be 0 < low <= high <= 1 and erase_aspect 0 < low <= high, "
                              f"got {list(self.erase_area)}, {list(self.erase_aspect)}")
+        self._banks: dict[int, np.ndarray] = {}
 
-    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        if images.dtype != torch.uint8 or images.dim() != 5 or images.shape[-1] != 3:
-            raise ValueError(f"images: expected uint8 (B, T, H, W, 3), got {images.dtype} {tuple(images.shape)}")
-        batch = images.shape[0]
-        x = images.float()
+    # ------------------------------------------------------------------ draws
 
-        def uniform(*shape: int) -> Tensor:
-            return torch.rand(*shape, generator=generator)
+    @property
+    def geometric(self) -> bool:
+        return self.shift > 0 or self.zoom > 0 or self.roll_deg > 0
 
-        def factor(spread: float) -> Tensor:
-            return 1.0 + spread * (2.0 * uniform(batch, 1, 1, 1, 1) - 1.0)
+    def draw(self, lengths: Sequence[int], hw: Sequence[int], generator: Optional[torch.Generator] = None) -> Draws:
+        """The random choices for sequences of ``lengths`` frames of ``hw`` (height, width) pixels.
 
-        if self.shift > 0 or self.zoom > 0 or self.roll_deg > 0:
-            shift = self.shift * (2.0 * uniform(batch, 2) - 1.0)
-            zoom = 1.0 + self.zoom * uniform(batch)
-            roll = self.roll_deg * (2.0 * uniform(batch) - 1.0)
-            x = affine_warp(x, shift, zoom, roll, self.padding)
+        Uniform numbers come from ``generator`` in the reference's order (geometry, hue, gains,
+        gamma, saturation, contrast, brightness, blur, erasing), so the two draw the same scene
+        looks from the same generator.
+        """
+        count = len(lengths)
+        height, width = int(hw[0]), int(hw[1])
+
+        def uniform(*shape: int) -> np.ndarray:
+            return torch.rand(*shape, generator=generator).double().numpy()
+
+        def factor(spread: float) -> np.ndarray:
+            return 1.0 + spread * (2.0 * uniform(count) - 1.0) if spread > 0 else np.ones(count)
+
+        warp = None
+        if self.geometric:
+            shift = self.shift * (2.0 * uniform(count, 2) - 1.0)
+            zoom = 1.0 + self.zoom * uniform(count)
+            roll = self.roll_deg * (2.0 * uniform(count) - 1.0)
+            warp = np.stack([warp_theta(height, width, shift[s], zoom[s], roll[s]) for s in range(count)])
+        colour = np.broadcast_to(np.eye(3), (count, 3, 3)).copy()
         if self.hue_deg > 0:
-            x = rotate_hue(x, self.hue_deg * (2.0 * uniform(batch) - 1.0))
-        # in place where the arithmetic allows it (the same operations in the same order, so the same
-        # result bit for bit), to spare a frame-sized allocation per step: x is this call's own tensor
+            colour = hue_rotation(self.hue_deg * (2.0 * uniform(count) - 1.0))
         if self.channel_gain > 0:
-            x.mul_(1.0 + self.channel_gain * (2.0 * uniform(batch, 1, 1, 1, 3) - 1.0))
+            colour = (1.0 + self.channel_gain * (2.0 * uniform(count, 3) - 1.0))[:, :, None] * colour
+        gamma = None
         if self.gamma > 0:
-            log_g = math.log1p(self.gamma) * (2.0 * uniform(batch, 1, 1, 1, 1) - 1.0)
-            x = x.clamp_(0, 255).div_(255.0).pow_(torch.exp(log_g)).mul_(255.0)
+            gamma = np.exp(math.log1p(self.gamma) * (2.0 * uniform(count) - 1.0))
         if self.saturation > 0:
-            grey = luma(x)
-            x.sub_(grey).mul_(factor(self.saturation)).add_(grey)
-        if self.contrast > 0:
-            mean = luma(x).mean(dim=(1, 2, 3), keepdim=True)
-            x.sub_(mean).mul_(factor(self.contrast)).add_(mean)
-        if self.brightness > 0:
-            x.mul_(factor(self.brightness))
-        if self.blur_sigma > 0:
-            x = gaussian_blur(x, self.blur_sigma * uniform(batch))
-        if self.erase_prob > 0:
-            x = self._erase(x, uniform)
+            sat = factor(self.saturation)[:, None, None]
+            to_grey = np.broadcast_to(np.array(LUMA), (3, 3))   # every row: the luma weights
+            colour = (sat * np.eye(3) + (1.0 - sat) * to_grey) @ colour
+        contrast = factor(self.contrast)
+        brightness = factor(self.brightness)
+        blur = self.blur_sigma * uniform(count) if self.blur_sigma > 0 else None
+        erase = self._draw_erase(lengths, height, width, uniform) if self.erase_prob > 0 else None
+        noise = None
         if self.noise_std > 0:
-            x.add_(torch.randn(x.shape, generator=generator).mul_(self.noise_std))
-        return x.round_().clamp_(0, 255).to(torch.uint8)
+            span = len(self._bank(max(lengths) * height * width * 3)) - max(lengths) * height * width * 3
+            noise = np.floor(uniform(count) * (span + 1)).astype(np.int64)
+        return Draws(gamma, warp, colour, contrast, brightness, blur, erase, noise)
 
-    def _erase(self, x: Tensor, uniform) -> Tensor:
-        """One rectangle of a random flat colour, with probability ``erase_prob``, per sequence or per frame."""
-        batch, steps, height, width, _ = x.shape
-        draws = batch if self.erase_per == "sequence" else batch * steps
+    def _draw_erase(self, lengths: Sequence[int], height: int, width: int, uniform) -> dict:
+        draws = len(lengths) if self.erase_per == "sequence" else int(sum(lengths))
         on = uniform(draws) < self.erase_prob
         area = (self.erase_area[0] + (self.erase_area[1] - self.erase_area[0]) * uniform(draws)) * height * width
         lo, hi = math.log(self.erase_aspect[0]), math.log(self.erase_aspect[1])
-        aspect = torch.exp(lo + (hi - lo) * uniform(draws))
-        h = (area / aspect).sqrt().round().clamp(1, height).long()
-        w = (area * aspect).sqrt().round().clamp(1, width).long()
-        top = (uniform(draws) * (height - h + 1)).floor().long()
-        left = (uniform(draws) * (width - w + 1)).floor().long()
-        colour = 255.0 * uniform(draws, 3)
-        rows = torch.arange(height)
-        cols = torch.arange(width)
-        mask = ((rows[None, :, None] >= top[:, None, None]) & (rows[None, :, None] < (top + h)[:, None, None])
-                & (cols[None, None, :] >= left[:, None, None]) & (cols[None, None, :] < (left + w)[:, None, None])
-                & on[:, None, None])  # (draws, H, W)
-        if self.erase_per == "sequence":
-            mask = mask[:, None].expand(batch, steps, height, width)
-            colour = colour[:, None].expand(batch, steps, 3)
+        aspect = np.exp(lo + (hi - lo) * uniform(draws))
+        h = np.clip(np.round(np.sqrt(area / aspect)), 1, height).astype(np.int64)
+        w = np.clip(np.round(np.sqrt(area * aspect)), 1, width).astype(np.int64)
+        top = np.floor(uniform(draws) * (height - h + 1)).astype(np.int64)
+        left = np.floor(uniform(draws) * (width - w + 1)).astype(np.int64)
+        colour = (255.0 * uniform(draws, 3)).astype(np.float32)
+        return {"on": on, "top": top, "left": left, "height": h, "width": w, "colour": colour}
+
+    def _bank(self, longest: int) -> np.ndarray:
+        """Gaussian noise of ``noise_std`` grey levels, a pure function of ``noise_seed`` and its size."""
+        size = max(NOISE_BANK_MIN, 1 << math.ceil(math.log2(4 * max(1, longest))))
+        if size not in self._banks:
+            rng = np.random.default_rng([int(self.noise_seed), size])
+            self._banks[size] = (rng.standard_normal(size, dtype=np.float32) * np.float32(self.noise_std))
+        return self._banks[size]
+
+    # ------------------------------------------------------------------ application
+
+    def __call__(self, images: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        """``uint8 (B, T, H, W, 3)`` -> augmented ``uint8 (B, T, H, W, 3)``, one draw per sequence."""
+        if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 5 or images.shape[-1] != 3:
+            raise ValueError(f"images: expected uint8 (B, T, H, W, 3), got {getattr(images, 'dtype', type(images))} "
+                             f"{tuple(getattr(images, 'shape', ()))}")
+        batch, steps = images.shape[:2]
+        out = self.frames(images.reshape(-1, *images.shape[2:]), [steps] * batch, generator)
+        return out.view(images.shape)
+
+    def frames(self, frames: Tensor, lengths: Sequence[int], generator: Optional[torch.Generator] = None,
+               draws: Optional[Draws] = None) -> Tensor:
+        """``uint8 (N, H, W, 3)``: sequences of ``lengths`` frames end to end -> augmented, same shape.
+
+        ``draws`` (from :meth:`draw`) replaces the draws from ``generator``.
+        """
+        if frames.dtype != torch.uint8 or frames.dim() != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"frames: expected uint8 (N, H, W, 3), got {frames.dtype} {tuple(frames.shape)}")
+        lengths = [int(n) for n in lengths]
+        if sum(lengths) != frames.shape[0] or min(lengths, default=1) < 1:
+            raise ValueError(f"lengths: {lengths} must be >= 1 each and add up to the {frames.shape[0]} frames")
+        height, width = int(frames.shape[1]), int(frames.shape[2])
+        if draws is None:
+            draws = self.draw(lengths, (height, width), generator)
+        if frames.device.type != "cpu":   # frames already on an accelerator: augmented there, noise drawn there
+            from navlnn.training.augment_device import augment_on_device
+
+            noise = torch.Generator(device=frames.device)
+            noise.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+            return augment_on_device(self, frames, lengths, draws, noise)
+        source = np.ascontiguousarray(frames.numpy())
+        out = np.empty_like(source)
+        first = 0
+        for s, count in enumerate(lengths):
+            self._sequence(source[first:first + count], out[first:first + count], draws, s, first)
+            first += count
+        return torch.from_numpy(out)
+
+    def _sequence(self, src: np.ndarray, dst: np.ndarray, d: Draws, s: int, first_frame: int) -> None:
+        """Augment one sequence ``src`` (T, H, W, 3) uint8 into ``dst``."""
+        steps, height, width, _ = src.shape
+        rows = src.reshape(steps * height, width, 3)   # OpenCV sees a sequence as one tall image
+        if d.gamma is not None:
+            lut = (255.0 * (np.arange(256) / 255.0) ** d.gamma[s]).astype(np.float32)
         else:
-            mask = mask.view(batch, steps, height, width)
-            colour = colour.view(batch, steps, 3)
-        return torch.where(mask[..., None], colour[:, :, None, None, :], x)
+            lut = np.arange(256, dtype=np.float32)
+        x = cv2.LUT(rows, lut)                                     # the one uint8 -> float conversion
+        if d.warp is not None:
+            x = x.reshape(steps, height, width, 3)
+            border = _CV_BORDER[self.padding]
+            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+            matrix = pixel_map(d.warp[s], height, width)
+            x = np.stack([cv2.warpAffine(frame, matrix, (width, height), flags=flags, borderMode=border,
+                                         borderValue=0) for frame in x]).reshape(steps * height, width, 3)
+        mean = np.asarray(cv2.mean(x)[:3])                         # the sequence's mean colour
+        # colour matrix, then contrast about the mean grey level of the result, then brightness
+        grey = float(np.dot(LUMA, d.colour[s] @ mean))
+        matrix = d.brightness[s] * d.contrast[s] * d.colour[s]
+        offset = d.brightness[s] * (1.0 - d.contrast[s]) * grey
+        x = cv2.transform(x, np.hstack([matrix, np.full((3, 1), offset)]).astype(np.float32))
+        frames = x.reshape(steps, height, width, 3)
+        if d.blur_sigma is not None and d.blur_sigma[s] > 0:
+            taps = gaussian_taps(float(d.blur_sigma[s]))
+            for t in range(steps):
+                cv2.sepFilter2D(frames[t], -1, taps, taps, dst=frames[t], borderType=cv2.BORDER_REPLICATE)
+        if d.erase is not None:
+            self._apply_erase(frames, d.erase, s if self.erase_per == "sequence" else None, first_frame)
+        if d.noise_offset is not None:
+            size = frames.size
+            noise = self._bank(size)[d.noise_offset[s]:d.noise_offset[s] + size].reshape(x.shape)
+            cv2.add(x, noise, dst=dst.reshape(steps * height, width, 3), dtype=cv2.CV_8U)
+        else:
+            np.clip(np.rint(x), 0, 255, out=x)
+            dst.reshape(steps * height, width, 3)[...] = x
+
+    def _apply_erase(self, frames: np.ndarray, erase: dict, sequence: Optional[int], first_frame: int) -> None:
+        """Write the erasing rectangles of one sequence (its own draw, or one draw per frame) into ``frames``."""
+        rows = [sequence] * len(frames) if sequence is not None else range(first_frame, first_frame + len(frames))
+        for t, row in enumerate(rows):
+            if erase["on"][row]:
+                top, left = erase["top"][row], erase["left"][row]
+                frames[t, top:top + erase["height"][row], left:left + erase["width"][row]] = erase["colour"][row]

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from navlnn.nn.policy import Policy
 from navlnn.training.augment import ImageAugment
+from navlnn.training.augment_reference import ReferenceAugment
 from navlnn.nn.checkpoint import read_checkpoint, save_checkpoint
 
 
@@ -62,6 +63,10 @@ class TrainConfig:
     trunk_weight_decay: Optional[float] = None   # AdamW decay of the perception trunk alone; None: weight_decay
     device: str = "cpu"               # where the network trains: cpu, cuda, cuda:N, or auto (cuda when present)
     learned_ratio: float = 0.9        # a best validation loss above this share of the mean action's did not learn
+    segment_windows: int = 1          # windows of one episode that share one pass of their frames through the trunk
+    augment_impl: str = "fast"        # fast | reference (the implementation before it, for repeating old runs)
+    channels_last: bool = False       # the trunk's convolutions in channels-last memory format
+    augment_on: str = "device"        # device: where the network trains (uint8 frames travel, a GPU augments) | cpu
 
 
 def resolve_device(name: str) -> torch.device:
@@ -177,11 +182,60 @@ def _collate(data: WindowDataset, indices: Sequence[int]) -> dict[str, Tensor]:
     return {key: torch.stack([torch.as_tensor(item[key]) for item in items]) for key in keys}
 
 
-def _to(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
-    """The batch on ``device`` (a no-op on the CPU)."""
+def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """The batch's tensors on ``device`` (a no-op on the CPU), from pinned memory without waiting."""
     if device.type == "cpu":
         return batch
-    return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+    return {key: value.pin_memory().to(device, non_blocking=True) if isinstance(value, Tensor) else value
+            for key, value in batch.items()}
+
+
+def segments_of(data: WindowDataset, windows_per_segment: int) -> np.ndarray:
+    """``(S, 2)``: first window and window count of each training segment of ``data``.
+
+    A segment's windows share one pass of their frames through the trunk. Datasets without
+    segments (any map-style window dataset) train one window per segment.
+    """
+    if hasattr(data, "segments"):
+        return data.segments(windows_per_segment)
+    if int(windows_per_segment) != 1:
+        raise ValueError(f"train.segment_windows={windows_per_segment} needs a dataset with segments "
+                         f"(navlnn.data.SequenceWindows); use train.segment_windows=1 with {type(data).__name__}")
+    return np.stack([np.arange(len(data)), np.ones(len(data), dtype=np.int64)], axis=1).astype(np.int64)
+
+
+def segment_batch(data: WindowDataset, segments: np.ndarray) -> dict[str, Any]:
+    """A training batch of ``segments``: ``frames`` (N, H, W, 3), ``lengths``, ``index`` (W, T) of each
+    window's steps in ``frames``, ``actions`` and ``dt`` (W, T) and optionally ``mask``."""
+    if hasattr(data, "segment_batch"):
+        batch = data.segment_batch(segments)
+        out = {"frames": batch["frames"], "lengths": batch["lengths"], "index": batch["index"],
+               "actions": batch["label"], "dt": batch["dt"]}
+        if "mask" in batch:
+            out["mask"] = batch["mask"]
+        return out
+    windows = _collate(data, [int(i) for i in segments[:, 0]])
+    images = windows.pop("images")
+    count, steps = images.shape[:2]
+    return {"frames": images.flatten(0, 1), "lengths": [steps] * count,
+            "index": torch.arange(count * steps).view(count, steps), **windows}
+
+
+def build_augment(cfg: "TrainConfig") -> ImageAugment:
+    """The run's augmentation (``train.augment``, ``train.augment_impl``), its noise seeded by the run's seed."""
+    impls = {"fast": ImageAugment, "reference": ReferenceAugment}
+    if cfg.augment_impl not in impls:
+        raise ValueError(f"train.augment_impl: unknown '{cfg.augment_impl}'; valid: {', '.join(impls)}")
+    return impls[cfg.augment_impl](**{"noise_seed": int(cfg.seed), **dict(cfg.augment)})
+
+
+def segments_per_batch(cfg: "TrainConfig") -> int:
+    """Segments in a step: ``batch_size`` windows in segments of ``segment_windows``."""
+    k, size = int(cfg.segment_windows), int(cfg.batch_size)
+    if k < 1 or size < 1 or size % k:
+        raise ValueError(f"train.segment_windows={cfg.segment_windows} must be >= 1 and divide "
+                         f"train.batch_size={cfg.batch_size} (windows per step)")
+    return size // k
 
 
 def _schedule(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
@@ -219,14 +273,18 @@ def _standardized(loss_fn: LossFn, policy: Policy) -> LossFn:
 
 
 @torch.no_grad()
-def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: LossFn) -> float:
-    """Mean loss over all valid steps of ``data`` (no augmentation), on the policy's device."""
+def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: LossFn,
+             segment_windows: int = 1) -> float:
+    """Mean loss over all valid steps of ``data`` (no augmentation), on the policy's device;
+    ``batch_size`` windows at a time, in segments of ``segment_windows`` (the same loss, less trunk work)."""
     policy.eval()
     device = policy.action_mean.device
     total, count = 0.0, 0.0
-    for start in range(0, len(data), batch_size):
-        batch = _to(_collate(data, range(start, min(len(data), start + batch_size))), device)
-        pred, _ = policy(batch["images"], batch["dt"])
+    segments = segments_of(data, segment_windows)
+    per_batch = max(1, batch_size // segment_windows)
+    for start in range(0, len(segments), per_batch):
+        batch = _to(segment_batch(data, segments[start:start + per_batch]), device)
+        pred, _ = policy(batch["frames"], batch["dt"], None, batch["index"])
         mask = batch.get("mask")
         steps = float(mask.sum()) if mask is not None else float(batch["actions"].shape[0] * batch["actions"].shape[1])
         total += float(loss_fn(pred, batch["actions"], mask)) * steps
@@ -285,46 +343,27 @@ def fit(
     if len(train_data) == 0 or len(val_data) == 0:
         raise ValueError(f"train needs windows in both splits, got {len(train_data)} train and {len(val_data)} val; "
                          "collect more episodes or shorten train.seq_len")
+    _check_config(cfg)
     checkpoint_dir = Path(checkpoint_dir)
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
     loss_fn = _standardized(_loss_fn(cfg), policy)
-    augment = ImageAugment(**cfg.augment)
+    augment = build_augment(cfg)
     device = resolve_device(cfg.device)
-    if int(cfg.epochs) < 1:
-        raise ValueError(f"train.epochs: must be >= 1, got {cfg.epochs}")
-    if cfg.patience is not None and int(cfg.patience) < 1:
-        raise ValueError(f"train.patience: must be >= 1 epoch or null (off), got {cfg.patience}")
+    segments = segments_of(train_data, cfg.segment_windows)
+    per_batch = segments_per_batch(cfg)
+    augment_on_device = device.type != "cpu" and cfg.augment_on == "device" and cfg.augment_impl == "fast"
     optimizer = torch.optim.AdamW(_param_groups(policy, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = len(_batches(len(train_data), cfg.batch_size, cfg.seed, 0, rank, world))
+    steps_per_epoch = len(_batches(len(segments), per_batch, cfg.seed, 0, rank, world))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch))
-    start_epoch, best_val, history = 0, math.inf, []
-
-    if last_path.exists():
-        state = read_checkpoint(last_path)
-        if state["model"] != policy.config or tuple(state["image_hw"]) != tuple(policy.image_hw):
-            raise ValueError(
-                f"{last_path} was written for model {state['model'].get('name')!r} on a "
-                f"{state['image_hw'][1]}x{state['image_hw'][0]} camera, not for this run's "
-                f"{policy.config.get('name')!r} on {policy.image_hw[1]}x{policy.image_hw[0]}; "
-                f"train into another folder (hydra.run.dir=...) or remove it to start over"
-            )
-        policy.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, best_val, history = state["epoch"] + 1, state["best_val_loss"], list(state["history"])
-        if rank == 0:
-            print(f"resuming from {last_path} after epoch {state['epoch'] + 1}/{cfg.epochs}")
-    elif cfg.standardize_actions:
-        mean, std = action_statistics(train_data)
-        policy.action_mean.copy_(mean)
-        policy.action_std.copy_((cfg.action_scale_stds * std).clamp_min(cfg.min_action_std))
+    start_epoch, best_val, history = _resume_or_start(policy, optimizer, scheduler, train_data, cfg, last_path, rank)
     constant_val = constant_loss(policy, val_data, cfg.batch_size, loss_fn)
     if rank == 0 and not last_path.exists():
         print(f"validation loss of always answering the mean action: {constant_val:.4f}")
     if device.type != "cpu":
         policy.to(device)
         optimizer.load_state_dict(optimizer.state_dict())  # moves a resumed optimiser's state to the device
+    if cfg.channels_last:   # the frames enter as (N, H, W, 3), channels-last already
+        policy.trunk.to(memory_format=torch.channels_last)
     model: nn.Module = DistributedDataParallel(policy) if world > 1 else policy
 
     policy.train()
@@ -332,30 +371,31 @@ def fit(
     for epoch in range(start_epoch, end_epoch):
         if should_stop(history, cfg):
             break
-        batches = _batches(len(train_data), cfg.batch_size, cfg.seed, epoch, rank, world)
+        batches = _batches(len(segments), per_batch, cfg.seed, epoch, rank, world)
         bar = _progress(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress and rank == 0)
-        epoch_loss, frames, started = 0.0, 0, time.perf_counter()
-        for index, indices in enumerate(batches):
-            batch = _collate(train_data, indices)
+        epoch_loss, windows, frames, started = 0.0, 0, 0, time.perf_counter()
+        gathered = _prefetch((lambda ids=ids: segment_batch(train_data, segments[ids])) for ids in batches)
+        for index, (ids, batch) in enumerate(zip(batches, gathered)):
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + index)
-            batch["images"] = augment(batch["images"], gen)  # on the CPU, so a run's draws do not depend on the device
-            batch = _to(batch, device)
-            pred, _ = model(batch["images"], batch["dt"])
-            loss = loss_fn(pred, batch["actions"], batch.get("mask"))
-            loss_value = loss.item()
+            # the draws come from this CPU generator wherever the frames are augmented
+            if augment_on_device:
+                batch = _to(batch, device)
+                batch["frames"] = augment.frames(batch["frames"], batch["lengths"], gen)
+            else:
+                batch["frames"] = augment.frames(batch["frames"], batch["lengths"], gen)
+                batch = _to(batch, device)
+            loss_value, grad_norm = _step(model, policy, optimizer, scheduler, batch, loss_fn, cfg)
             if not _all_finite(loss_value):
                 raise NonFiniteLoss(
-                    f"loss is {loss_value} at epoch {epoch + 1}, batch {index} (windows {indices}, rank {rank}); "
+                    f"loss is {loss_value} at epoch {epoch + 1}, batch {index} (windows "
+                    f"{[w for first, n in segments[ids].tolist() for w in range(first, first + n)]}, rank {rank}); "
                     f"{last_path if last_path.exists() else 'no checkpoint yet'} holds the last good weights; "
                     f"lower train.lr or check the data"
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = float(nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip))
-            optimizer.step()
-            scheduler.step()
-            epoch_loss += loss_value * len(indices)
-            frames += batch["images"].shape[0] * batch["images"].shape[1] * world
+            count = int(batch["index"].shape[0])
+            epoch_loss += loss_value * count
+            windows += count
+            frames += count * int(batch["index"].shape[1]) * world
             fps = frames / max(1e-9, time.perf_counter() - started)
             step = epoch * steps_per_epoch + index
             bar.update(1)
@@ -364,13 +404,13 @@ def fit(
                 log({"train/loss": loss_value, "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
                      "train/frames_per_s": fps}, step)
         bar.close()
-        val_loss = evaluate(policy, val_data, cfg.batch_size, loss_fn)
-        record = {"epoch": epoch + 1, "train_loss": epoch_loss / sum(len(b) for b in batches), "val_loss": val_loss,
-                  "frames_per_s": fps}
+        val_loss = evaluate(policy, val_data, cfg.batch_size, loss_fn, cfg.segment_windows)
+        record = {"epoch": epoch + 1, "train_loss": epoch_loss / max(1, windows), "val_loss": val_loss,
+                  "frames_per_s": fps, "seconds": time.perf_counter() - started}
         history.append(record)
         if rank == 0:
             print(f"epoch {epoch + 1}/{cfg.epochs}: train {record['train_loss']:.4f}, val {val_loss:.4f}, "
-              f"{fps:.0f} frames/s")
+                  f"{fps:.0f} frames/s, {record['seconds']:.0f} s")
         if log is not None and rank == 0:
             log({"val/loss": val_loss, "train/epoch_loss": record["train_loss"]}, (epoch + 1) * steps_per_epoch)
         improved = val_loss < best_val
@@ -390,6 +430,87 @@ def fit(
             save_checkpoint(last_path, policy, state)
         if world > 1:
             dist.barrier()  # every rank resumes from the same files
+    policy.trunk.to(memory_format=torch.contiguous_format)
+    policy.to("cpu")
+    return _result(history, cfg, best_val, constant_val, last_path, best_path, rank)
+
+
+def _prefetch(jobs: Iterable[Callable[[], Any]]) -> Iterator[Any]:
+    """The results of ``jobs`` in order, each computed in a background thread while the previous one is
+    used (the batch gather, mostly numpy copies that release the GIL, overlaps the training step)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="navlnn-gather") as pool:
+        pending = None
+        for job in jobs:
+            future = pool.submit(job)
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    """One clear message for a training setting out of range, before anything is built."""
+    if cfg.augment_on not in ("device", "cpu"):
+        raise ValueError(f"train.augment_on: unknown '{cfg.augment_on}'; valid: device, cpu")
+    if int(cfg.epochs) < 1:
+        raise ValueError(f"train.epochs: must be >= 1, got {cfg.epochs}")
+    if cfg.patience is not None and int(cfg.patience) < 1:
+        raise ValueError(f"train.patience: must be >= 1 epoch or null (off), got {cfg.patience}")
+    segments_per_batch(cfg)
+
+
+def _resume_or_start(policy: Policy, optimizer, scheduler, train_data: WindowDataset, cfg: TrainConfig,
+                     last_path: Path, rank: int) -> tuple[int, float, list]:
+    """Load ``last_path`` into the policy, optimiser and schedule if it exists (the first epoch to run,
+    the best validation loss and the history so far); else set the action standardisation from the data."""
+    if not last_path.exists():
+        if cfg.standardize_actions:
+            mean, std = action_statistics(train_data)
+            policy.action_mean.copy_(mean)
+            policy.action_std.copy_((cfg.action_scale_stds * std).clamp_min(cfg.min_action_std))
+        return 0, math.inf, []
+    state = read_checkpoint(last_path)
+    if state["model"] != policy.config or tuple(state["image_hw"]) != tuple(policy.image_hw):
+        raise ValueError(
+            f"{last_path} was written for model {state['model'].get('name')!r} on a "
+            f"{state['image_hw'][1]}x{state['image_hw'][0]} camera, not for this run's "
+            f"{policy.config.get('name')!r} on {policy.image_hw[1]}x{policy.image_hw[0]}; "
+            f"train into another folder (hydra.run.dir=...) or remove it to start over"
+        )
+    policy.load_state_dict(state["state_dict"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if rank == 0:
+        print(f"resuming from {last_path} after epoch {state['epoch'] + 1}/{cfg.epochs}")
+    return state["epoch"] + 1, state["best_val_loss"], list(state["history"])
+
+
+def _step(model: nn.Module, policy: Policy, optimizer, scheduler, batch: dict[str, Any], loss_fn: LossFn,
+          cfg: TrainConfig) -> tuple[float, float]:
+    """One optimiser step on ``batch``; returns the loss and the gradient norm before clipping.
+
+    A non-finite loss is returned before the weights change, so the caller can stop cleanly.
+    """
+    pred, _ = model(batch["frames"], batch["dt"], None, batch["index"])
+    loss = loss_fn(pred, batch["actions"], batch.get("mask"))
+    loss_value = loss.item()
+    if not _all_finite(loss_value):
+        return loss_value, math.nan
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = float(nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip))
+    optimizer.step()
+    scheduler.step()
+    return loss_value, grad_norm
+
+
+def _result(history: list, cfg: TrainConfig, best_val: float, constant_val: float, last_path: Path,
+            best_path: Path, rank: int) -> FitResult:
+    """The run's :class:`FitResult`, with the early-stopping and did-not-learn messages."""
     stopped = should_stop(history, cfg) and len(history) < cfg.epochs
     if stopped and rank == 0:
         print(f"early stopping after epoch {len(history)}: no improvement of the validation loss by more than "
@@ -401,7 +522,6 @@ def fit(
               f"output hardly depends on the images); train it again with another seed or a lower train.lr, or, "
               f"with model.head.input_norm=true (a LayerNorm on the trunk's features)",
               file=sys.stderr)
-    policy.to("cpu")
     return FitResult(last_path, best_path, best_val, history, stopped, constant_val, learned)
 
 

@@ -210,3 +210,34 @@ def test_short_episodes_give_one_padded_masked_window(dataset, memory_limit):
             got = batch[name][row].numpy()
             assert np.array_equal(got[:valid], ep[name][start:start + valid])
             assert all(np.array_equal(got[t], ep[name][steps - 1]) for t in range(valid, length))  # the last step repeated
+
+
+@pytest.mark.parametrize("memory_limit", [None, 0])
+@pytest.mark.parametrize("per_segment", [1, 3])
+def test_segments_hold_every_window_once_and_each_frame_once(dataset, memory_limit, per_segment):
+    """A segment's frames cover its windows: gathering a window's steps through ``index`` gives
+    exactly what :meth:`SequenceWindows.batch` gives, and no frame of a segment is repeated."""
+    kwargs = {} if memory_limit is None else {"memory_limit": memory_limit}
+    demos = Demonstrations(dataset[0], fields=("image", "label", "dt"), **kwargs)
+    length = int(demos.steps.min()) + 5                     # some episodes give one padded window
+    windows = SequenceWindows(demos, length=length, stride=4, pad_short=True)
+    segments = windows.segments(per_segment)
+    assert segments[:, 1].max() <= per_segment and segments[:, 1].sum() == len(windows)
+    covered = np.concatenate([np.arange(first, first + n) for first, n in segments])
+    assert covered.tolist() == list(range(len(windows)))   # every window once, in order
+    assert all(len(set(windows.index[first:first + n, 0])) == 1 for first, n in segments)  # one episode each
+    chosen = segments[[0, len(segments) // 2, len(segments) - 1]]
+    batch = windows.segment_batch(chosen)
+    ids = np.concatenate([np.arange(first, first + n) for first, n in chosen])
+    expect = windows.batch(ids)
+    assert torch.equal(batch["frames"][batch["index"]], expect["image"])
+    for name in ("label", "dt", "mask"):
+        assert torch.equal(batch[name], expect[name])
+    assert sum(batch["lengths"]) == len(batch["frames"])
+    if per_segment == 1:                                     # one window a segment: exactly the window's frames
+        assert torch.equal(batch["frames"], expect["image"].flatten(0, 1))
+    else:
+        full = [i for i, n in enumerate(chosen[:, 1]) if n > 1]
+        assert full and all(batch["lengths"][i] < chosen[i, 1] * length for i in full)
+    with pytest.raises(ValueError, match="segment_windows"):
+        windows.segments(0)

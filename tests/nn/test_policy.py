@@ -49,6 +49,28 @@ def test_sequence_and_stepwise_give_the_same_actions(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_overlapping_windows_through_a_frame_index_give_the_windows_actions_and_gradients(name):
+    """Training's segments: frames once through the trunk, windows picked by index, same as whole windows."""
+    policy = _policy(name)
+    frames, _ = _frames(1, 10)
+    frames = frames[0]                                            # (10, H, W, 3): one stretch of an episode
+    index = torch.tensor([[0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7], [4, 5, 6, 7, 8, 9]])   # overlapping windows
+    dt = torch.full(index.shape, 1 / 15)
+    shared, _ = policy(frames, dt, index=index)
+    shared.square().sum().backward()
+    grads = {n: p.grad.clone() for n, p in policy.named_parameters() if p.grad is not None}
+    policy.zero_grad()
+    whole, _ = policy(frames[index], dt)
+    whole.square().sum().backward()
+    torch.testing.assert_close(shared, whole, atol=1e-6, rtol=1e-5)
+    for n, p in policy.named_parameters():
+        if p.grad is not None:
+            torch.testing.assert_close(grads[n], p.grad, atol=1e-6, rtol=1e-4)
+    with pytest.raises(ValueError, match="with index"):
+        policy(frames[None], dt, index=index)
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_reset_and_act_carry_state_between_frames(name):
     policy = _policy(name)
     images, dt = _frames(1, 4)

@@ -37,7 +37,7 @@ class _Scripted:
         self.losses, self.calls = losses, 0
         real = loop.evaluate
 
-        def scripted(policy, data, batch_size, loss_fn):
+        def scripted(policy, data, batch_size, loss_fn, segment_windows=1):
             real(policy, data, batch_size, loss_fn)  # still run it (same random state as a real run)
             self.calls += 1
             return self.losses[self.calls - 1]

@@ -133,3 +133,32 @@ def test_training_needs_no_simulator(dataset, tmp_path):
                             "assert 'DroneNav-v0' in __import__('gymnasium').registry; envs.DroneNavEnv"],
                            capture_output=True, text=True, timeout=120)
     assert probe.returncode != 0 and "pybullet" in probe.stderr  # the simulator itself still says what it lacks
+
+
+def _weights(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)["state_dict"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("extra", [[], ["train.deterministic=true"]], ids=["default", "deterministic"])
+def test_the_same_command_in_two_processes_gives_tensor_equal_checkpoints(dataset, tmp_path, extra):
+    """Reproducible runs through the fast loop: segments sharing the trunk, every augmentation lever on."""
+    levers = ["train.augment.hue_deg=30", "train.augment.channel_gain=0.2", "train.augment.gamma=0.3",
+              "train.augment.blur_sigma=1.0", "train.augment.erase_prob=0.5", "train.augment.noise_std=6",
+              "train.segment_windows=2", "train.channels_last=true"]
+    runs = []
+    for name in ("first", "second"):
+        run_dir = tmp_path / name
+        result = navlnn("train", f"data={dataset}", "train.epochs=2", *SMALL, *levers, *extra,
+                        f"hydra.run.dir={run_dir}", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs.append(run_dir)
+    first, second = _weights(runs[0]), _weights(runs[1])
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    summary = json.loads((runs[0] / "train_summary.json").read_text())
+    env = summary["environment"]
+    assert env["torch"] == torch.__version__ and env["threads"] >= 1 and env["cpu_capability"]
+    if extra:
+        assert env["cpu_capability"] == "AVX2" and env["deterministic_algorithms"] is True
+        assert env["pinned_env"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
