@@ -16,19 +16,26 @@ counted); "trunk frames" are the frames put through the perception trunk (fewer 
 one episode share them). Run, on the study's data (experiments/ood_seasons/run.sh STAGES=collect):
 
     python experiments/bench_train_loop.py --data outputs/ood_seasons_data_photometric_erasing_norm/data
+    python experiments/bench_train_loop.py --data ... --settings fast --deterministic   # its cost
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from navlnn.reproducibility import make_deterministic, pin_environment
+
+if "--deterministic" in sys.argv:
+    pin_environment()   # before torch starts
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 
 from navlnn.commands.train import TRAIN_KEYS, split_episodes
 from navlnn.data.loader import Demonstrations, SequenceWindows
@@ -108,8 +115,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30, help="timed batches per setting")
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--deterministic", action="store_true", help="as train.deterministic=true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.deterministic:
+        make_deterministic(args.threads)
     config = study_config(args.recipe, [f"model={args.model}", f"train.stride={args.stride}"])
     everything = Demonstrations(args.data, action_space=action_space_spec())
     train_ids, _ = split_episodes([int(r["index"]) for r in everything.episodes], config["train"]["val_fraction"], 0)
@@ -126,7 +136,8 @@ def main() -> None:
     for index in range(1, args.batches + 1):
         for setting in settings:
             setting.run(index)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU {torch.backends.cpu.get_cpu_capability()}; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU {torch.backends.cpu.get_cpu_capability()}"
+          f"{', deterministic' if args.deterministic else ''}; "
           f"{args.model}, recipe {args.recipe}, {config['train']['batch_size']} windows of "
           f"{config['train']['seq_len']} frames a step, stride {args.stride}; {args.batches} batches each, interleaved")
     print("| setting | gather ms | augment ms | step ms | augment share | window frames/s | trunk frames/s |")

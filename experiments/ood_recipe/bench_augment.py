@@ -4,8 +4,8 @@ The augmentation runs on the CPU in every training step; with the recipes' lever
 half of a step on 2 cores. This times one batch (8 windows of 32 frames, 128x72) per recipe's
 ``train.augment`` and, with ``--against REV``, runs ``navlnn/training/augment.py`` of that git
 revision in the same process on the same frames and draws: it reports the ratio of the medians
-and whether the two give the same frames bit for bit (a faster augmentation must not change what
-a run trains on). Run from the repository:
+and whether the two give the same frames bit for bit (across the switch to the fast augmentation
+they do not, by design: docs/training.md). Run from the repository:
 
     python experiments/ood_recipe/bench_augment.py
     python experiments/ood_recipe/bench_augment.py --against 6e0337e --reps 9

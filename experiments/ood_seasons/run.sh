@@ -56,6 +56,7 @@ source experiments/runs.sh     # require_checkpoint_name NAME, run_checkpoints O
 require_checkpoint_name "$CHECKPOINT"
 
 has() { [[ " $STAGES " == *" $1 "* ]]; }
+TIMES=""
 stamp() { echo "[ood_seasons] $(date -u +%H:%M:%S) $*"; }
 checkpoints() { run_checkpoints "$OUT" "$MODELS" "$SEEDS" "$CHECKPOINT"; }
 
@@ -66,6 +67,7 @@ if has collect; then
   $NAVLNN collect scene=summer task=fly_to_target episodes="$EPISODES" seed=0 "${over[@]}" data="$OUT/data" \
     progress=false hydra.run.dir="$OUT/collect"
   stamp "collect took $((SECONDS - T0)) s"
+  TIMES+="collect $((SECONDS - T0)) s; "
 fi
 if has train; then
   T0=$SECONDS
@@ -74,6 +76,7 @@ if has train; then
   $NAVLNN train -m data="$OUT/data" model="$MODELS" seed="$SEEDS" train.epochs="$EPOCHS" \
     train.stride="$STRIDE" "${over[@]}" logger.mode=offline progress=false hydra.sweep.dir="$OUT/train"
   stamp "train took $((SECONDS - T0)) s"
+  TIMES+="train $((SECONDS - T0)) s; "
 fi
 if has eval; then
   T0=$SECONDS
@@ -81,6 +84,7 @@ if has eval; then
   $NAVLNN eval checkpoint="$(checkpoints)" scenes="$SCENES" tasks=[fly_to_target] \
     episodes="$EVAL_EPISODES" logger.mode=offline progress=false hydra.run.dir="$OUT/eval"
   stamp "eval took $((SECONDS - T0)) s"
+  TIMES+="eval $((SECONDS - T0)) s; "
 fi
 if has fall_colours; then
   T0=$SECONDS
@@ -95,6 +99,7 @@ if has fall_colours; then
     tasks=[fly_to_target] episodes="$ABLATION_EPISODES" eval.reference_expert=false \
     logger.mode=offline progress=false hydra.run.dir="$OUT/eval_fall_green_crowns"
   stamp "fall_colours took $((SECONDS - T0)) s"
+  TIMES+="fall_colours $((SECONDS - T0)) s; "
 fi
 if has video; then
   T0=$SECONDS
@@ -107,11 +112,13 @@ if has video; then
   $NAVLNN video checkpoint="$OUT/train/ncp_cfc-seed0/checkpoints/$CHECKPOINT.pt" scenes=[fall] episodes="$FALL_EPISODES" \
     logger.mode=offline hydra.run.dir="$OUT/video/ncp_cfc-seed0-fall"
   stamp "video took $((SECONDS - T0)) s"
+  TIMES+="video $((SECONDS - T0)) s; "
 fi
 if has summary; then
   T0=$SECONDS
   stamp "summary -> $RESULTS"
   $PYTHON experiments/ood_seasons/summarize.py "$OUT" "$RESULTS" ${BEFORE:+--before "$BEFORE" --labels "$LABELS"}
   stamp "summary took $((SECONDS - T0)) s"
+  TIMES+="summary $((SECONDS - T0)) s; "
 fi
-stamp "done in $((SECONDS / 60)) min"
+stamp "done in $((SECONDS / 60)) min (stages: ${TIMES:-none run})"

@@ -65,10 +65,14 @@ def load_kernels() -> Optional[ModuleType]:
     if os.environ.get("NAVLNN_NO_EXTENSION", "") not in ("", "0"):
         _failed = True
         return None
-    # the ninja that pip installs with navlnn sits beside the interpreter, maybe not on PATH
+    # the ninja that pip installs with navlnn sits beside the interpreter, maybe not on PATH, and a
+    # system ninja of another version may be: two versions record the build differently and rebuild
+    # each other's kernels (half a minute) whenever processes alternate, so this one always comes first
     bin_dir = str(Path(sys.executable).parent)
-    if shutil.which("ninja") is None and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if (Path(bin_dir) / "ninja").is_file() or shutil.which("ninja") is None:
+        if path[:1] != [bin_dir]:
+            os.environ["PATH"] = os.pathsep.join([bin_dir, *path])
     try:
         from torch.utils.cpp_extension import load
 

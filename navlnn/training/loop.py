@@ -67,6 +67,8 @@ class TrainConfig:
     augment_impl: str = "fast"        # fast | reference (the implementation before it, for repeating old runs)
     channels_last: bool = False       # the trunk's convolutions in channels-last memory format
     augment_on: str = "device"        # device: where the network trains (uint8 frames travel, a GPU augments) | cpu
+    lr_scaling: str = "none"          # none | sqrt | linear: lr x (global windows per step / lr_reference_batch)^(1/2 or 1)
+    lr_reference_batch: int = 8       # the windows per step that ``lr`` was tuned for
 
 
 def resolve_device(name: str) -> torch.device:
@@ -352,7 +354,7 @@ def fit(
     segments = segments_of(train_data, cfg.segment_windows)
     per_batch = segments_per_batch(cfg)
     augment_on_device = device.type != "cpu" and cfg.augment_on == "device" and cfg.augment_impl == "fast"
-    optimizer = torch.optim.AdamW(_param_groups(policy, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(_param_groups(policy, cfg), lr=scaled_lr(cfg, world), weight_decay=cfg.weight_decay)
     steps_per_epoch = len(_batches(len(segments), per_batch, cfg.seed, 0, rank, world))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch))
     start_epoch, best_val, history = _resume_or_start(policy, optimizer, scheduler, train_data, cfg, last_path, rank)
@@ -433,6 +435,20 @@ def fit(
     policy.trunk.to(memory_format=torch.contiguous_format)
     policy.to("cpu")
     return _result(history, cfg, best_val, constant_val, last_path, best_path, rank)
+
+
+def scaled_lr(cfg: TrainConfig, world: int = 1) -> float:
+    """The peak learning rate for this run's global batch (``train.lr_scaling``).
+
+    ``lr`` is tuned at ``lr_reference_batch`` windows per step; a larger global batch
+    (``batch_size`` x processes) takes ``lr`` x ratio (``linear``, Goyal et al. 2017) or x
+    sqrt(ratio) (``sqrt``, the rule for adaptive optimisers such as AdamW; Malladi et al. 2022).
+    """
+    ratio = int(cfg.batch_size) * int(world) / int(cfg.lr_reference_batch)
+    rules = {"none": 1.0, "sqrt": math.sqrt(ratio), "linear": ratio}
+    if cfg.lr_scaling not in rules:
+        raise ValueError(f"train.lr_scaling: unknown '{cfg.lr_scaling}'; valid: {', '.join(rules)}")
+    return float(cfg.lr) * rules[cfg.lr_scaling]
 
 
 def _prefetch(jobs: Iterable[Callable[[], Any]]) -> Iterator[Any]:

@@ -175,3 +175,20 @@ def test_padding_is_left_out_of_the_action_statistics_and_the_loss(tmp_path):
     result = fit(small_policy(), data, _Padded(8, steps=6, seed=1), _cfg(epochs=2, augment=NO_AUGMENT), tmp_path,
                  progress=False)
     assert all(r["val_loss"] < 10 for r in result.history)  # padded labels of 1e3 would give ~1e4
+
+
+def test_learning_rate_scaling_rules():
+    from navlnn.training.loop import scaled_lr
+
+    assert scaled_lr(_cfg(batch_size=32)) == pytest.approx(5e-3)                      # none: as set
+    assert scaled_lr(_cfg(batch_size=32, lr_scaling="sqrt")) == pytest.approx(1e-2)    # 4x the batch: 2x
+    assert scaled_lr(_cfg(batch_size=16, lr_scaling="linear"), world=2) == pytest.approx(2e-2)
+    with pytest.raises(ValueError, match="train.lr_scaling"):
+        scaled_lr(_cfg(lr_scaling="cubic"))
+
+
+def test_segments_need_a_batch_they_divide(tmp_path):
+    with pytest.raises(ValueError, match="segment_windows=3 must be >= 1 and divide train.batch_size=8"):
+        fit(_policy(), Windows(8), Windows(8, seed=1), _cfg(segment_windows=3), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="needs a dataset with segments"):
+        fit(_policy(), Windows(8), Windows(8, seed=1), _cfg(segment_windows=2), tmp_path, progress=False)
