@@ -379,13 +379,7 @@ def fit(
         gathered = _prefetch((lambda ids=ids: segment_batch(train_data, segments[ids])) for ids in batches)
         for index, (ids, batch) in enumerate(zip(batches, gathered)):
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + index)
-            # the draws come from this CPU generator wherever the frames are augmented
-            if augment_on_device:
-                batch = _to(batch, device)
-                batch["frames"] = augment.frames(batch["frames"], batch["lengths"], gen)
-            else:
-                batch["frames"] = augment.frames(batch["frames"], batch["lengths"], gen)
-                batch = _to(batch, device)
+            batch = _augmented(batch, augment, gen, device, augment_on_device)
             loss_value, grad_norm = _step(model, policy, optimizer, scheduler, batch, loss_fn, cfg)
             if not _all_finite(loss_value):
                 raise NonFiniteLoss(
@@ -465,6 +459,18 @@ def _prefetch(jobs: Iterable[Callable[[], Any]]) -> Iterator[Any]:
             pending = future
         if pending is not None:
             yield pending.result()
+
+
+def _augmented(batch: dict[str, Any], augment: ImageAugment, generator: torch.Generator, device: torch.device,
+               on_device: bool) -> dict[str, Any]:
+    """The batch on ``device`` with its frames augmented: there (``uint8`` frames travel) or on the CPU
+    first. The draws come from the CPU ``generator`` either way."""
+    if on_device:
+        batch = _to(batch, device)
+        batch["frames"] = augment.frames(batch["frames"], batch["lengths"], generator)
+        return batch
+    batch["frames"] = augment.frames(batch["frames"], batch["lengths"], generator)
+    return _to(batch, device)
 
 
 def _check_config(cfg: TrainConfig) -> None:
