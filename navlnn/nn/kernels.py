@@ -19,6 +19,7 @@ import hashlib
 import os
 import shutil
 import sys
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -54,6 +55,30 @@ def extension_name(source: Path = _SOURCE) -> str:
     return "navlnn_liquid_kernels_" + hashlib.sha1(str(source).encode()).hexdigest()[:10]
 
 
+STALE_LOCK_SECONDS = 600   # a build takes under a minute; a lock this old was left by a killed build
+
+
+def _remove_stale_lock(name: str) -> bool:
+    """Remove the build lock of extension ``name`` if a killed build left it (older than
+    ``STALE_LOCK_SECONDS``); torch would otherwise wait for it forever. True if one was removed."""
+    from torch.utils.cpp_extension import get_default_build_root
+
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()
+    # torch's own layout (torch.utils.cpp_extension._get_build_directory)
+    python = f"py{sys.version_info.major}{sys.version_info.minor}{getattr(sys, 'abiflags', '')}"
+    device = "cpu" if torch.version.cuda is None else f"cu{torch.version.cuda.replace('.', '')}"
+    lock = Path(root) / f"{python}_{device}" / name / "lock"
+    try:
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+            lock.unlink()
+            warnings.warn(f"navlnn: removed a stale build lock left by an interrupted build: {lock}", RuntimeWarning,
+                          stacklevel=3)
+            return True
+    except FileNotFoundError:
+        pass
+    return False
+
+
 def load_kernels() -> Optional[ModuleType]:
     """The compiled extension, building it on first call; None if unavailable (reason warned once)
     or inside :func:`disabled`."""
@@ -76,6 +101,7 @@ def load_kernels() -> Optional[ModuleType]:
     try:
         from torch.utils.cpp_extension import load
 
+        _remove_stale_lock(extension_name())
         _module = load(name=extension_name(), sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
     except Exception as exc:  # no compiler, no ninja, headers missing: fall back, loudly once
         _failed = True

@@ -307,3 +307,22 @@ def test_extension_name_is_one_per_source_location():
     a, b = Path("/one/checkout/liquid_kernels.cpp"), Path("/another/checkout/liquid_kernels.cpp")
     assert kernels.extension_name(a) == kernels.extension_name(a) != kernels.extension_name(b)
     assert kernels.extension_name(a).isidentifier()  # it becomes the C++ module's name
+
+
+def test_a_build_lock_left_by_a_killed_build_is_removed_and_a_fresh_one_kept(tmp_path, monkeypatch):
+    """torch waits forever on a lock a killed build left; navlnn removes one older than any build."""
+    import sys
+    import time
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    python = f"py{sys.version_info.major}{sys.version_info.minor}{getattr(sys, 'abiflags', '')}"
+    device = "cpu" if torch.version.cuda is None else f"cu{torch.version.cuda.replace('.', '')}"
+    lock = tmp_path / f"{python}_{device}" / "some_ext" / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    assert not kernels._remove_stale_lock("some_ext") and lock.exists()    # a build in progress
+    old = time.time() - kernels.STALE_LOCK_SECONDS - 60
+    os.utime(lock, (old, old))
+    with pytest.warns(RuntimeWarning, match="stale build lock"):
+        assert kernels._remove_stale_lock("some_ext")
+    assert not lock.exists() and not kernels._remove_stale_lock("some_ext")
