@@ -61,13 +61,9 @@ STALE_LOCK_SECONDS = 600   # a build takes under a minute; a lock this old was l
 def _remove_stale_lock(name: str) -> bool:
     """Remove the build lock of extension ``name`` if a killed build left it (older than
     ``STALE_LOCK_SECONDS``); torch would otherwise wait for it forever. True if one was removed."""
-    from torch.utils.cpp_extension import get_default_build_root
+    from torch.utils.cpp_extension import _get_build_directory   # where load() builds and locks
 
-    root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()
-    # torch's own layout (torch.utils.cpp_extension._get_build_directory)
-    python = f"py{sys.version_info.major}{sys.version_info.minor}{getattr(sys, 'abiflags', '')}"
-    device = "cpu" if torch.version.cuda is None else f"cu{torch.version.cuda.replace('.', '')}"
-    lock = Path(root) / f"{python}_{device}" / name / "lock"
+    lock = Path(_get_build_directory(name, verbose=False)) / "lock"
     try:
         if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
             lock.unlink()

@@ -92,7 +92,7 @@ class Draws:
     the matrix of hue, gains and saturation; ``contrast`` and ``brightness`` (S,) factors;
     ``blur_sigma`` (S,) pixels or None; ``erase`` a dict of arrays (``on``, ``top``, ``left``,
     ``height``, ``width``, ``colour``), one row per sequence or per frame, or None;
-    ``noise_offset`` (S,) indices into the noise bank or None.
+    ``noise_offset`` (S,) indices into the noise bank of ``noise_bank`` samples, or None.
     """
 
     gamma: Optional[np.ndarray]
@@ -103,6 +103,7 @@ class Draws:
     blur_sigma: Optional[np.ndarray]
     erase: Optional[dict]
     noise_offset: Optional[np.ndarray]
+    noise_bank: int = 0
 
 
 @dataclass
@@ -211,11 +212,12 @@ class ImageAugment:
         brightness = factor(self.brightness)
         blur = self.blur_sigma * uniform(count) if self.blur_sigma > 0 else None
         erase = self._draw_erase(lengths, height, width, uniform) if self.erase_prob > 0 else None
-        noise = None
-        if self.noise_std > 0:
-            span = len(self._bank(max(lengths) * height * width * 3)) - max(lengths) * height * width * 3
-            noise = np.floor(uniform(count) * (span + 1)).astype(np.int64)
-        return Draws(gamma, warp, colour, contrast, brightness, blur, erase, noise)
+        noise, bank = None, 0
+        if self.noise_std > 0:   # one bank for the whole batch, sized by its longest sequence
+            longest = max(lengths) * height * width * 3
+            bank = max(NOISE_BANK_MIN, 1 << math.ceil(math.log2(4 * longest)))
+            noise = np.floor(uniform(count) * (bank - longest + 1)).astype(np.int64)
+        return Draws(gamma, warp, colour, contrast, brightness, blur, erase, noise, bank)
 
     def _draw_erase(self, lengths: Sequence[int], height: int, width: int, uniform) -> dict:
         draws = len(lengths) if self.erase_per == "sequence" else int(sum(lengths))
@@ -230,9 +232,9 @@ class ImageAugment:
         colour = (255.0 * uniform(draws, 3)).astype(np.float32)
         return {"on": on, "top": top, "left": left, "height": h, "width": w, "colour": colour}
 
-    def _bank(self, longest: int) -> np.ndarray:
-        """Gaussian noise of ``noise_std`` grey levels, a pure function of ``noise_seed`` and its size."""
-        size = max(NOISE_BANK_MIN, 1 << math.ceil(math.log2(4 * max(1, longest))))
+    def _bank(self, size: int) -> np.ndarray:
+        """``size`` samples of Gaussian noise of ``noise_std`` grey levels, a pure function of
+        ``noise_seed`` and ``size``, drawn on first use (the CPU path only)."""
         if size not in self._banks:
             rng = np.random.default_rng([int(self.noise_seed), size])
             self._banks[size] = (rng.standard_normal(size, dtype=np.float32) * np.float32(self.noise_std))
@@ -307,8 +309,7 @@ class ImageAugment:
         if d.erase is not None:
             self._apply_erase(frames, d.erase, s if self.erase_per == "sequence" else None, first_frame)
         if d.noise_offset is not None:
-            size = frames.size
-            noise = self._bank(size)[d.noise_offset[s]:d.noise_offset[s] + size].reshape(x.shape)
+            noise = self._bank(d.noise_bank)[d.noise_offset[s]:d.noise_offset[s] + frames.size].reshape(x.shape)
             cv2.add(x, noise, dst=dst.reshape(steps * height, width, 3), dtype=cv2.CV_8U)
         else:
             np.clip(np.rint(x), 0, 255, out=x)
@@ -316,8 +317,11 @@ class ImageAugment:
 
     def _apply_erase(self, frames: np.ndarray, erase: dict, sequence: Optional[int], first_frame: int) -> None:
         """Write the erasing rectangles of one sequence (its own draw, or one draw per frame) into ``frames``."""
-        rows = [sequence] * len(frames) if sequence is not None else range(first_frame, first_frame + len(frames))
-        for t, row in enumerate(rows):
+        if sequence is not None:
+            targets = [(slice(None), sequence)]   # one rectangle through every frame
+        else:
+            targets = [(t, first_frame + t) for t in range(len(frames))]
+        for t, row in targets:
             if erase["on"][row]:
                 top, left = erase["top"][row], erase["left"][row]
                 frames[t, top:top + erase["height"][row], left:left + erase["width"][row]] = erase["colour"][row]

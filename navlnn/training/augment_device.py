@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from navlnn.training.augment import Draws, ImageAugment, gaussian_taps
+from navlnn.training.augment import LUMA, Draws, ImageAugment, gaussian_taps
 
 
 def _on(array: np.ndarray, device: torch.device, dtype=torch.float32) -> Tensor:
@@ -45,7 +45,7 @@ def augment_on_device(augment: ImageAugment, frames: Tensor, lengths: Sequence[i
     sums = torch.zeros(len(lengths), 3, device=device).index_add_(0, seq, x.mean(dim=(1, 2)))
     mean = sums / lengths_t[:, None]                                        # (S, 3) mean colour
     colour = _on(draws.colour, device)
-    grey = (mean[:, None, :] @ colour.transpose(1, 2)).squeeze(1) @ _on(np.array([0.299, 0.587, 0.114]), device)
+    grey = (mean[:, None, :] @ colour.transpose(1, 2)).squeeze(1) @ _on(np.array(LUMA), device)
     scale = _on(draws.brightness * draws.contrast, device)
     matrix = scale[:, None, None] * colour                                  # (S, 3, 3)
     offset = _on(draws.brightness * (1.0 - draws.contrast), device) * grey  # (S,)

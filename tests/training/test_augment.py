@@ -233,3 +233,15 @@ def test_the_device_path_gives_the_frames_of_the_cpu_path(name):
                               torch.Generator().manual_seed(0)).int()
     away_from_clipping = (device > 30) & (device < 225)
     assert abs(float((noisy - device)[away_from_clipping].float().std()) - 6.0) < 0.3
+
+
+def test_a_batch_whose_longest_sequence_needs_a_larger_noise_bank_augments_every_sequence():
+    """Every sequence of a batch reads the one bank sized by the longest (a short one beside a long one
+    once read past the end of a smaller bank)."""
+    from navlnn.training.augment import NOISE_BANK_MIN
+
+    long = NOISE_BANK_MIN // (4 * 24 * 40 * 3) + 10            # frames: more than a quarter of the smallest bank
+    frames = torch.full((long + 5, 24, 40, 3), 128, dtype=torch.uint8)
+    out = ImageAugment(**{**OFF, "noise_std": 6.0}).frames(frames, [long, 5], torch.Generator().manual_seed(0))
+    noise = out.float() - 128.0
+    assert abs(float(noise[long:].std()) - 6.0) < 0.3 and abs(float(noise[:long].std()) - 6.0) < 0.1
