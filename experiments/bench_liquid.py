@@ -44,7 +44,7 @@ def build_models(input_size: int, units: int, motor: int, seed: int) -> dict[str
     import ncps.torch as nt
     import ncps.wirings as nw
 
-    from navlnn.nn import from_ncps
+    from navlnn.liquid import from_ncps
 
     torch.manual_seed(seed)
     ref_cfc = nt.CfC(input_size, nw.AutoNCP(units, motor, seed=seed), batch_first=True)

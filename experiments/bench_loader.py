@@ -20,7 +20,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from navlnn.data import Demonstrations, SequenceWindows
-from navlnn.nn.policy import build_policy
+from navlnn.policies.policy import build_policy
 from navlnn.runtime import configure_allocator
 
 CONF = Path(__file__).resolve().parent.parent / "conf"

@@ -61,8 +61,8 @@ def untrained_checkpoint(folder: Path) -> Path:
     """An untrained ncp_cfc policy for the default camera (when no checkpoint is given)."""
     from hydra import compose, initialize_config_dir
 
-    from navlnn.nn.checkpoint import save_checkpoint
-    from navlnn.nn.policy import build_policy
+    from navlnn.policies.checkpoint import save_checkpoint
+    from navlnn.policies.policy import build_policy
 
     cam = yaml.safe_load((CONF_DIR / "drone" / "cf2x.yaml").read_text())["camera"]
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from navlnn.nn.policy import build_policy
+from navlnn.policies.policy import build_policy
 from navlnn.runtime import configure_allocator
 from navlnn.training.augment import ImageAugment
 

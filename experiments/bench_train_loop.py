@@ -39,8 +39,8 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from navlnn.commands.train import TRAIN_KEYS, split_episodes
 from navlnn.data.loader import Demonstrations, SequenceWindows
-from navlnn.nn.checkpoint import action_space_spec
-from navlnn.nn.policy import build_policy
+from navlnn.policies.checkpoint import action_space_spec
+from navlnn.policies.policy import build_policy
 from navlnn.training import loop
 from navlnn.training.recipe import load_recipe, stage_overrides
 

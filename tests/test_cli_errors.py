@@ -16,8 +16,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from navlnn.nn.checkpoint import save_checkpoint
-from navlnn.nn.policy import build_policy
+from navlnn.policies.checkpoint import save_checkpoint
+from navlnn.policies.policy import build_policy
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -112,7 +112,7 @@ def test_a_pipeline_stage_failure_is_one_line_naming_the_stage(tmp_path):
 def test_expected_and_genuine_errors_are_told_apart():
     from navlnn.cli import expected_error
 
-    from navlnn.nn.registry import check_model_config
+    from navlnn.policies.registry import check_model_config
 
     def raise_in_project():
         check_model_config({"name": "x", "trunk": {}, "head": {}, "extra": 1})

@@ -18,7 +18,7 @@ DATA_PACKAGES = {"envs.conf": "conf", "envs.assets": "assets"}
 
 def test_every_package_is_listed_in_pyproject():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    found = set(find_packages(str(ROOT), include=["navlnn", "navlnn.*", "envs", "envs.*"])) | {"navlnn.nn.csrc"}
+    found = set(find_packages(str(ROOT), include=["navlnn", "navlnn.*", "envs", "envs.*"])) | {"navlnn.liquid.csrc"}
     listed = set(config["packages"])
     assert found - listed == set(), "add these packages to [tool.setuptools] packages in pyproject.toml"
     assert listed - found == set(DATA_PACKAGES)

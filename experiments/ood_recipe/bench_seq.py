@@ -21,7 +21,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from navlnn.nn.policy import build_policy
+from navlnn.policies.policy import build_policy
 from navlnn.training.augment import ImageAugment
 
 CONF = Path(__file__).resolve().parents[2] / "conf"

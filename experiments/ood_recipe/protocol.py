@@ -38,7 +38,7 @@ import torch
 
 from navlnn.evaluation.evaluate import eval_seeds
 from navlnn.evaluation.metrics import wilson_interval
-from navlnn.nn.checkpoint import read_checkpoint
+from navlnn.policies.checkpoint import read_checkpoint
 
 TEST_SEED = 0                 # navlnn eval's default seed: the test layouts of every committed result
 VALIDATION_SEED = 1           # the summer validation layouts

@@ -25,8 +25,8 @@ from envs.expert import Expert
 from navlnn.evaluation.evaluate import eval_seeds
 from navlnn.evaluation.saliency import saliency_maps, target_attention
 from navlnn.evaluation.video import saliency_overlay
-from navlnn.nn.checkpoint import load_policy
-from navlnn.nn.perception import unit_scale
+from navlnn.policies.checkpoint import load_policy
+from navlnn.policies.trunk import unit_scale
 from navlnn.rollout import ExpertActor, FrameRecorder, rollout
 
 SCALE = 3          # tile upscaling, pixels per camera pixel

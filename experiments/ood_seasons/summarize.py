@@ -393,7 +393,7 @@ def attention_chart(path: Path, cells: list[dict], models: list[str], scenes: li
 
 def training_rows(run: Path, models: list[str]) -> list[dict]:
     """Best validation loss and epochs of every training run found under ``run/train``."""
-    from navlnn.nn.checkpoint import read_checkpoint
+    from navlnn.policies.checkpoint import read_checkpoint
 
     out = []
     for m in models:

@@ -12,8 +12,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from navlnn.nn.export import export_policy_onnx
-from navlnn.nn.checkpoint import load_policy
+from navlnn.policies.export import export_policy_onnx
+from navlnn.policies.checkpoint import load_policy
 
 FORMATS = ("onnx",)
 EXPORT_PACKAGES = ("onnx", "onnxscript", "onnxruntime")  # the `export` extra of pyproject.toml

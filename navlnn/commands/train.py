@@ -16,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from navlnn import tracking
 from navlnn.reproducibility import environment, make_deterministic
 from navlnn.data.loader import Demonstrations, SequenceWindows
-from navlnn.nn.policy import build_policy
-from navlnn.nn.checkpoint import action_space_spec
+from navlnn.policies.policy import build_policy
+from navlnn.policies.checkpoint import action_space_spec
 from navlnn.training.loop import TrainConfig, fit, resolve_device
 
 TRAIN_KEYS = {f for f in TrainConfig.__dataclass_fields__}

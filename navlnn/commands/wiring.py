@@ -8,14 +8,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from navlnn.nn.wirings import Wiring
+from navlnn.liquid.wirings import Wiring
 
 
 def run(cfg: DictConfig) -> list[Path]:
     """Instantiate ``cfg.wiring``, build it for ``cfg.input_size`` inputs, draw it, save its dict."""
     wiring = instantiate(cfg.wiring)
     if not isinstance(wiring, Wiring):
-        raise ValueError(f"wiring._target_ must name a navlnn.nn wiring class, got {type(wiring).__name__}")
+        raise ValueError(f"wiring._target_ must name a navlnn.liquid wiring class, got {type(wiring).__name__}")
     wiring.build(int(cfg.input_size))
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     png = Path(wiring.draw(out_dir / cfg.output))

@@ -165,7 +165,7 @@ class EpisodeMaker:
         if self._policy is None:
             import torch
 
-            from navlnn.nn.checkpoint import load_policy
+            from navlnn.policies.checkpoint import load_policy
 
             torch.set_num_threads(1)
             space = env.observation_space

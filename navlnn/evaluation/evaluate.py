@@ -125,7 +125,7 @@ def _as_list(value: Any, key: str) -> list:
 
 
 def _model(path: str, image_hw_env: Optional[tuple[int, int]]) -> Model:
-    from navlnn.nn.checkpoint import action_space_spec, read_checkpoint
+    from navlnn.policies.checkpoint import action_space_spec, read_checkpoint
 
     try:
         payload = read_checkpoint(path)

@@ -35,7 +35,7 @@ def saliency_maps(policy: Any, images: np.ndarray, scale: bool = True) -> np.nda
     """
     import torch
 
-    from navlnn.nn.perception import visual_backprop
+    from navlnn.policies.trunk import visual_backprop
 
     trunk = _trunk(policy)
     device = next(trunk.parameters()).device

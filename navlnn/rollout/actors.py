@@ -58,7 +58,7 @@ class Decision:
 class Actor(Protocol):
     """What the rollout loop needs of an actor."""
 
-    policy: Any  # the network to call (a navlnn.nn.policy.Policy), or None
+    policy: Any  # the network to call (a navlnn.policies.policy.Policy), or None
     state: Any  # its carried state
 
     def start(self, env: Any) -> None:

@@ -70,7 +70,7 @@ class CheckpointPolicy:
     image_hw: Optional[tuple[int, int]] = None
 
     def __call__(self):
-        from navlnn.nn.checkpoint import load_policy
+        from navlnn.policies.checkpoint import load_policy
 
         policy = load_policy(self.path, self.image_hw)
         policy.eval()

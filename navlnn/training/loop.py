@@ -22,10 +22,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from navlnn.nn.policy import Policy
+from navlnn.policies.policy import Policy
 from navlnn.training.augment import ImageAugment
 from navlnn.training.augment_reference import ReferenceAugment
-from navlnn.nn.checkpoint import read_checkpoint, save_checkpoint
+from navlnn.policies.checkpoint import read_checkpoint, save_checkpoint
 
 
 class WindowDataset(Protocol):

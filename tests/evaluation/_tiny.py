@@ -11,8 +11,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from navlnn.nn.checkpoint import save_checkpoint
-from navlnn.nn.policy import build_policy
+from navlnn.policies.checkpoint import save_checkpoint
+from navlnn.policies.policy import build_policy
 from navlnn.rollout.jobs import EnvFactory
 
 CONF = Path(__file__).resolve().parents[2] / "conf"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from _tiny import tiny_policy
 
-from navlnn.nn.checkpoint import save_checkpoint
+from navlnn.policies.checkpoint import save_checkpoint
 
 FAST = ["episodes=2", "workers=1", "progress=false", "logger.mode=disabled", "eval.plot_episodes=2",
         "eval.bootstrap_resamples=200"]

@@ -12,7 +12,7 @@ import torch
 from _tiny import HW, SHORT_TASK, tiny_policy
 
 from navlnn.evaluation.video import Layout, neuron_groups, probe_mp4, saliency_overlay, write_mp4
-from navlnn.nn.perception import ConvTrunk, visual_backprop
+from navlnn.policies.trunk import ConvTrunk, visual_backprop
 
 
 def test_visual_backprop_shape_and_normalisation():

@@ -273,7 +273,7 @@ def test_round4_trains_its_normalised_arm_for_ncp_cfc_and_tests_on_fresh_layouts
 
 
 def test_a_last_pt_with_the_best_pt_weights_is_flown_once_and_counts_as_both(protocol, tmp_path):
-    from navlnn.nn.checkpoint import save_checkpoint
+    from navlnn.policies.checkpoint import save_checkpoint
 
     tiny_policy = _load("ood_recipe_tiny_test", ROOT / "tests" / "evaluation" / "_tiny.py").tiny_policy
 
@@ -313,7 +313,7 @@ def test_flights_reused_from_another_run_folder_count_as_this_runs_own(protocol,
     """Round 3 hard-links round 2's runs and validation folders: their rows name round 2's paths."""
     import shutil
 
-    from navlnn.nn.checkpoint import save_checkpoint
+    from navlnn.policies.checkpoint import save_checkpoint
 
     tiny_policy = _load("ood_recipe_tiny_test", ROOT / "tests" / "evaluation" / "_tiny.py").tiny_policy
     before, run = tmp_path / "round2", tmp_path / "round3"

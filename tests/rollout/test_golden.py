@@ -19,7 +19,7 @@ from envs.expert import Expert
 from navlnn.data.collect import collect
 from navlnn.data.format import load_episode, scan_episodes
 from navlnn.evaluation.evaluate import evaluate, plan
-from navlnn.nn.checkpoint import load_policy
+from navlnn.policies.checkpoint import load_policy
 from navlnn.rollout import ExpertActor, FlightRecorder, rollout
 from navlnn.rollout.jobs import EnvFactory, FlyOptions, fly
 

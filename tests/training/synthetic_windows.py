@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from navlnn.nn.policy import build_policy
+from navlnn.policies.policy import build_policy
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 HW = (24, 40)

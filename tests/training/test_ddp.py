@@ -10,7 +10,7 @@ import pytest
 import torch
 from synthetic_windows import NO_AUGMENT, Windows, small_policy
 
-from navlnn.nn.checkpoint import read_checkpoint
+from navlnn.policies.checkpoint import read_checkpoint
 from navlnn.training.loop import TrainConfig, fit
 
 

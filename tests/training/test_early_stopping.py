@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from navlnn.nn.checkpoint import read_checkpoint
+from navlnn.policies.checkpoint import read_checkpoint
 from navlnn.training.loop import TrainConfig, epochs_without_improvement, fit, should_stop
 
 from synthetic_windows import NO_AUGMENT, Windows, small_policy

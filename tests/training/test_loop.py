@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from navlnn.training.augment import ImageAugment
-from navlnn.nn.checkpoint import load_policy, read_checkpoint
+from navlnn.policies.checkpoint import load_policy, read_checkpoint
 from navlnn.training.loop import NonFiniteLoss, TrainConfig, fit
 
 from synthetic_windows import HW, NO_AUGMENT, Windows, small_policy

@@ -1,6 +1,6 @@
 // Compiled parts of navlnn's liquid core. First, the LTC recurrence on CPU: the semi-implicit Euler unfolds of Hasani et al.'s liquid time-constant
 // cell over the synapses that exist, sensory synapses included, forward and backward, one sample
-// per loop iteration. Python side: navlnn/nn/kernels.py (build, dispatch, autograd Function).
+// per loop iteration. Python side: navlnn/liquid/kernels.py (build, dispatch, autograd Function).
 // Layouts are time-major and contiguous: offset (T, B, 2U) holds the state- and input-independent
 // terms [gleak * vleak, cm_t + gleak + eps], cm (T, B, U), x (T, B, I) the mapped inputs,
 // acts (Q, B, N), den (Q, B, U), vs (Q + 1, B, U) with Q = T * unfolds.
@@ -220,7 +220,7 @@ std::vector<at::Tensor> ltc_backward(at::Tensor d_out, at::Tensor cm, at::Tensor
   return {d_offset, d_cm, d_v0, d_syn.sum(0), d_x, d_sens.sum(0)};
 }
 
-// CfC recurrence loops (see navlnn/nn/recurrences.py, CfCRecurrence): the same ATen operations as
+// CfC recurrence loops (see navlnn/liquid/recurrences.py, CfCRecurrence): the same ATen operations as
 // the Python loop, issued from C++ so that each costs a kernel launch, not an interpreter round trip.
 std::vector<at::Tensor> cfc_forward_loop(at::Tensor gx, at::Tensor L0, at::Tensor w_l, at::Tensor ts,
                                          std::vector<at::Tensor> active, bool no_gate) {

@@ -16,7 +16,7 @@ import random
 import pytest
 import torch
 
-from navlnn.nn import from_ncps
+from navlnn.liquid import from_ncps
 
 nt = pytest.importorskip("ncps.torch")
 nw = pytest.importorskip("ncps.wirings")

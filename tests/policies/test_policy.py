@@ -9,8 +9,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from navlnn.nn.heads import LiquidHead
-from navlnn.nn.policy import build_policy
+from navlnn.policies.heads import LiquidHead
+from navlnn.policies.policy import build_policy
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 MODELS = ["ncp_cfc", "ncp_ltc", "cfc", "lstm", "gru", "cnn", "ltc", "cfc_mixed", "gru_ode", "ctrnn", "tcn"]
@@ -122,7 +122,7 @@ def test_checkpoint_round_trip_weights_only(name, tmp_path):
 def test_onnx_policy_step_matches_torch(name, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from navlnn.nn.export import export_policy_onnx
+    from navlnn.policies.export import export_policy_onnx
 
     policy = _policy(name)
     path = export_policy_onnx(policy, tmp_path / "policy.onnx")

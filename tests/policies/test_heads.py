@@ -1,5 +1,5 @@
 """The MIT comparison heads (dense LTC, mixed-memory CfC, GRU-ODE, CT-RNN, TCN): stepping against
-the sequence call, the ODEs and the TCN's buffer, gradients, sizes, checkpoints, training (ONNX parity: tests/nn/test_policy.py)."""
+the sequence call, the ODEs and the TCN's buffer, gradients, sizes, checkpoints, training (ONNX parity: tests/liquid/test_policy.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from navlnn.nn.baselines import CTRNNHead, GRUODEHead, TCNHead
-from navlnn.nn.checkpoint import load_policy, save_checkpoint
-from navlnn.nn.heads import LiquidHead
-from navlnn.nn.policy import build_policy
-from navlnn.nn.registry import UnsafeConfig, check_model_config
+from navlnn.policies.heads import CTRNNHead, GRUODEHead, TCNHead
+from navlnn.policies.checkpoint import load_policy, save_checkpoint
+from navlnn.policies.heads import LiquidHead
+from navlnn.policies.policy import build_policy
+from navlnn.policies.registry import UnsafeConfig, check_model_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from synthetic_windows import HW as SMALL_HW, NO_AUGMENT, Windows, small_policy  # noqa: E402

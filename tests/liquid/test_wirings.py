@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from navlnn.nn import NCP, AutoNCP, FullyConnected, Random, Wiring, wiring_from_dict, wiring_from_ncps
+from navlnn.liquid import NCP, AutoNCP, FullyConnected, Random, Wiring, wiring_from_dict, wiring_from_ncps
 
 nw = pytest.importorskip("ncps.wirings")
 

@@ -1,4 +1,4 @@
-"""navlnn.nn as a drop-in for ncps: ncps's own torch test cases, run through navlnn's compatible API
+"""navlnn.liquid as a drop-in for ncps: ncps's own torch test cases, run through navlnn's compatible API
 and compared number for number with ncps, plus the rest of ncps's public torch and wirings API and
 the exact float64 conversion of ``from_ncps``.
 
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-import navlnn.nn as nn_lib
-from navlnn.nn import CfC, CfCCell, LTC, LTCCell, NCP, WiredCfCCell, Wiring, from_ncps
+import navlnn.liquid as nn_lib
+from navlnn.liquid import CfC, CfCCell, LTC, LTCCell, NCP, WiredCfCCell, Wiring, from_ncps
 
 nt = pytest.importorskip("ncps.torch")
 nw = pytest.importorskip("ncps.wirings")
@@ -28,7 +28,7 @@ def _close(a, b, tol=TOL32):
 
 
 def _wiring(lib, spec):
-    """A wiring of ``lib`` (ncps.wirings or navlnn.nn) from ``(kind, args)``; ``None`` for plain units."""
+    """A wiring of ``lib`` (ncps.wirings or navlnn.liquid) from ``(kind, args)``; ``None`` for plain units."""
     if spec is None:
         return None
     kind, args = spec

@@ -9,9 +9,9 @@ import shutil
 import pytest
 import torch
 
-from navlnn.nn import LTC, NCP, AutoNCP, CfC, FullyConnected, wiring_from_dict
-from navlnn.nn import kernels
-from navlnn.nn.recurrences import CfCRecurrence, LTCRecurrence
+from navlnn.liquid import LTC, NCP, AutoNCP, CfC, FullyConnected, wiring_from_dict
+from navlnn.liquid import kernels
+from navlnn.liquid.recurrences import CfCRecurrence, LTCRecurrence
 
 
 def _models():

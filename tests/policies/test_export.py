@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from navlnn.nn import LTC, AutoNCP, CfC
-from navlnn.nn.export import export_step_onnx
+from navlnn.liquid import LTC, AutoNCP, CfC
+from navlnn.policies.export import export_step_onnx
 
 MAKERS = {
     "cfc-ncp": lambda: CfC(16, AutoNCP(20, 4, seed=0)),

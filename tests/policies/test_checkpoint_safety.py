@@ -10,10 +10,10 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from navlnn.nn.checkpoint import load_policy, read_checkpoint, save_checkpoint
-from navlnn.nn.heads import Head
-from navlnn.nn.policy import build_policy
-from navlnn.nn.registry import HEADS, UnsafeConfig, check_model_config, register_head
+from navlnn.policies.checkpoint import load_policy, read_checkpoint, save_checkpoint
+from navlnn.policies.heads import Head
+from navlnn.policies.policy import build_policy
+from navlnn.policies.registry import HEADS, UnsafeConfig, check_model_config, register_head
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 HW = (36, 64)
@@ -89,7 +89,7 @@ def test_os_system_as_the_head_is_refused(good_payload, tmp_path):
 
 
 @pytest.mark.parametrize("edit,match", [
-    (_set(("head", "_target_"), "navlnn.nn.heads.NoSuchHead"), r"unknown head 'navlnn\.nn\.heads\.NoSuchHead'"),
+    (_set(("head", "_target_"), "navlnn.policies.heads.NoSuchHead"), r"unknown head 'navlnn\.policies\.heads\.NoSuchHead'"),
     (_set(("head", "hidden_size"), 64), r"model\.head\.hidden_size: unknown key"),
     (_set(("trunk", "activation"), "relu"), r"model\.trunk\.activation: unknown key"),
     (_set(("optimizer",), "adam"), r"model\.optimizer: unknown key"),
@@ -113,7 +113,7 @@ def test_every_shipped_model_config_passes_the_check():
     for name in ["ncp_cfc", "ncp_ltc", "cfc", "lstm", "gru", "cnn"]:
         policy = build_policy(_model_cfg(name), HW)
         check_model_config(policy.config)
-        assert policy.config["head"]["_target_"].startswith("navlnn.nn.heads.")
+        assert policy.config["head"]["_target_"].startswith("navlnn.policies.heads.")
 
 
 class _OwnHead(Head):

@@ -1,0 +1,29 @@
+"""Neural-network parts of navlnn: NCP wirings and the liquid CfC / LTC sequence modules.
+
+The names of ``ncps.torch`` and ``ncps.wirings`` are here too, so code written for ncps runs on
+navlnn with its import lines changed (see "Switching from ncps" in docs/liquid-core.md).
+"""
+
+from navlnn.liquid import wirings
+from navlnn.liquid.cells import CfCCell, LTCCell, WiredCfCCell
+from navlnn.liquid.cfc import CfC
+from navlnn.liquid.convert import from_ncps
+from navlnn.liquid.ltc import LTC
+from navlnn.liquid.wirings import NCP, AutoNCP, FullyConnected, Random, Wiring, wiring_from_dict, wiring_from_ncps
+
+__all__ = [
+    "CfC",
+    "LTC",
+    "CfCCell",
+    "WiredCfCCell",
+    "LTCCell",
+    "Wiring",
+    "NCP",
+    "AutoNCP",
+    "FullyConnected",
+    "Random",
+    "wiring_from_dict",
+    "from_ncps",
+    "wiring_from_ncps",
+    "wirings",
+]
