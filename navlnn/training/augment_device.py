@@ -9,24 +9,25 @@ the noise is off).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from navlnn.training.augment import LUMA, Draws, ImageAugment, gaussian_taps
+from navlnn.training.augment_ops import LUMA, Draws, gaussian_taps
 
 
 def _on(array: np.ndarray, device: torch.device, dtype=torch.float32) -> Tensor:
     return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype).to(device, non_blocking=True)
 
 
-def augment_on_device(augment: ImageAugment, frames: Tensor, lengths: Sequence[int], draws: Draws,
+def augment_on_device(augment: Any, frames: Tensor, lengths: Sequence[int], draws: Draws,
                       noise: Optional[torch.Generator] = None) -> Tensor:
     """``uint8 (N, H, W, 3)`` frames on any device, sequences of ``lengths`` end to end -> ``uint8``, same shape.
 
+    ``augment``: the :class:`~navlnn.training.augment.ImageAugment` whose draws these are (its ``padding``).
     ``noise``: a generator on the frames' device for the pixel noise (the CPU path reads a bank).
     """
     device = frames.device

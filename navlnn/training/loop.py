@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
@@ -275,8 +276,8 @@ def _standardized(loss_fn: LossFn, policy: Policy) -> LossFn:
 
 
 @torch.no_grad()
-def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: LossFn,
-             segment_windows: int = 1) -> float:
+def validation_loss(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: LossFn,
+                    segment_windows: int = 1) -> float:
     """Mean loss over all valid steps of ``data`` (no augmentation), on the policy's device;
     ``batch_size`` windows at a time, in segments of ``segment_windows`` (the same loss, less trunk work)."""
     policy.eval()
@@ -293,6 +294,14 @@ def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: Loss
         count += steps
     policy.train()
     return total / max(1.0, count)
+
+
+def evaluate(policy: Policy, data: WindowDataset, batch_size: int, loss_fn: LossFn,
+             segment_windows: int = 1) -> float:
+    """Deprecated name of :func:`validation_loss` (kept for one release)."""
+    warnings.warn("navlnn.training.loop.evaluate is deprecated and will be removed in the next release; use "
+                  "validation_loss", DeprecationWarning, stacklevel=2)
+    return validation_loss(policy, data, batch_size, loss_fn, segment_windows)
 
 
 @torch.no_grad()
@@ -341,94 +350,149 @@ def fit(
     atomically). ``extra`` (plain data, e.g. the run config) is stored in every checkpoint; ``log``
     receives metrics and the step. ``stop_after_epochs`` ends early (as an interruption would).
     """
+    run = _prepare(policy, train_data, val_data, cfg, Path(checkpoint_dir))
+    start_epoch, best_val, history = _resume_or_start(policy, run.optimizer, run.scheduler, train_data, cfg,
+                                                      run.last_path, run.rank)
+    constant_val = constant_loss(policy, val_data, cfg.batch_size, run.loss_fn)
+    if run.rank == 0 and not run.last_path.exists():
+        print(f"validation loss of always answering the mean action: {constant_val:.4f}")
+    _to_training_device(run, cfg)
+    end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
+    for epoch in range(start_epoch, end_epoch):
+        if should_stop(history, cfg):
+            break
+        record = _train_epoch(run, train_data, cfg, epoch, log, progress)
+        record["val_loss"] = validation_loss(policy, val_data, cfg.batch_size, run.loss_fn, cfg.segment_windows)
+        history.append(record)
+        _report_epoch(run, cfg, record, log)
+        improved = record["val_loss"] < best_val
+        best_val = min(best_val, record["val_loss"])
+        _save_epoch(run, epoch, best_val, history, improved, extra)
+    policy.trunk.to(memory_format=torch.contiguous_format)
+    policy.to("cpu")
+    return _result(history, cfg, best_val, constant_val, run.last_path, run.best_path, run.rank)
+
+
+@dataclass
+class _Run:
+    """What the epochs of one :func:`fit` share."""
+
+    policy: Policy
+    model: nn.Module             # the policy, or its DDP wrapper
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    loss_fn: LossFn
+    augment: ImageAugment
+    device: torch.device
+    augment_on_device: bool
+    segments: np.ndarray         # (first window, windows) of each training segment
+    per_batch: int               # segments per step
+    steps_per_epoch: int
+    rank: int
+    world: int
+    last_path: Path
+    best_path: Path
+
+
+def _prepare(policy: Policy, train_data: WindowDataset, val_data: WindowDataset, cfg: TrainConfig,
+             checkpoint_dir: Path) -> _Run:
+    """Check the inputs and build the loss, augmentation, segments, optimiser and schedule of a run."""
     rank, world = _world()
     if len(train_data) == 0 or len(val_data) == 0:
         raise ValueError(f"train needs windows in both splits, got {len(train_data)} train and {len(val_data)} val; "
                          "collect more episodes or shorten train.seq_len")
     _check_config(cfg)
-    checkpoint_dir = Path(checkpoint_dir)
-    last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
-    loss_fn = _standardized(_loss_fn(cfg), policy)
-    augment = build_augment(cfg)
     device = resolve_device(cfg.device)
     segments = segments_of(train_data, cfg.segment_windows)
     per_batch = segments_per_batch(cfg)
-    augment_on_device = device.type != "cpu" and cfg.augment_on == "device" and cfg.augment_impl == "fast"
     optimizer = torch.optim.AdamW(_param_groups(policy, cfg), lr=scaled_lr(cfg, world), weight_decay=cfg.weight_decay)
     steps_per_epoch = len(_batches(len(segments), per_batch, cfg.seed, 0, rank, world))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch))
-    start_epoch, best_val, history = _resume_or_start(policy, optimizer, scheduler, train_data, cfg, last_path, rank)
-    constant_val = constant_loss(policy, val_data, cfg.batch_size, loss_fn)
-    if rank == 0 and not last_path.exists():
-        print(f"validation loss of always answering the mean action: {constant_val:.4f}")
-    if device.type != "cpu":
-        policy.to(device)
-        optimizer.load_state_dict(optimizer.state_dict())  # moves a resumed optimiser's state to the device
-    if cfg.channels_last:   # the frames enter as (N, H, W, 3), channels-last already
-        policy.trunk.to(memory_format=torch.channels_last)
-    model: nn.Module = DistributedDataParallel(policy) if world > 1 else policy
+    return _Run(
+        policy=policy, model=policy, optimizer=optimizer, scheduler=scheduler,
+        loss_fn=_standardized(_loss_fn(cfg), policy), augment=build_augment(cfg), device=device,
+        augment_on_device=device.type != "cpu" and cfg.augment_on == "device" and cfg.augment_impl == "fast",
+        segments=segments, per_batch=per_batch, steps_per_epoch=steps_per_epoch, rank=rank, world=world,
+        last_path=checkpoint_dir / "last.pt", best_path=checkpoint_dir / "best.pt",
+    )
 
-    policy.train()
-    end_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, start_epoch + stop_after_epochs)
-    for epoch in range(start_epoch, end_epoch):
-        if should_stop(history, cfg):
-            break
-        batches = _batches(len(segments), per_batch, cfg.seed, epoch, rank, world)
-        bar = _progress(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress and rank == 0)
-        epoch_loss, windows, frames, started = 0.0, 0, 0, time.perf_counter()
-        gathered = _prefetch((lambda ids=ids: segment_batch(train_data, segments[ids])) for ids in batches)
-        for index, (ids, batch) in enumerate(zip(batches, gathered)):
-            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + index)
-            batch = _augmented(batch, augment, gen, device, augment_on_device)
-            loss_value, grad_norm = _step(model, policy, optimizer, scheduler, batch, loss_fn, cfg)
-            if not _all_finite(loss_value):
-                raise NonFiniteLoss(
-                    f"loss is {loss_value} at epoch {epoch + 1}, batch {index} (windows "
-                    f"{[w for first, n in segments[ids].tolist() for w in range(first, first + n)]}, rank {rank}); "
-                    f"{last_path if last_path.exists() else 'no checkpoint yet'} holds the last good weights; "
-                    f"lower train.lr or check the data"
-                )
-            count = int(batch["index"].shape[0])
-            epoch_loss += loss_value * count
-            windows += count
-            frames += count * int(batch["index"].shape[1]) * world
-            fps = frames / max(1e-9, time.perf_counter() - started)
-            step = epoch * steps_per_epoch + index
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4f}", fps=f"{fps:.0f}")
-            if log is not None and rank == 0 and step % cfg.log_every == 0:
-                log({"train/loss": loss_value, "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
-                     "train/frames_per_s": fps}, step)
-        bar.close()
-        val_loss = evaluate(policy, val_data, cfg.batch_size, loss_fn, cfg.segment_windows)
-        record = {"epoch": epoch + 1, "train_loss": epoch_loss / max(1, windows), "val_loss": val_loss,
-                  "frames_per_s": fps, "seconds": time.perf_counter() - started}
-        history.append(record)
-        if rank == 0:
-            print(f"epoch {epoch + 1}/{cfg.epochs}: train {record['train_loss']:.4f}, val {val_loss:.4f}, "
-                  f"{fps:.0f} frames/s, {record['seconds']:.0f} s")
-        if log is not None and rank == 0:
-            log({"val/loss": val_loss, "train/epoch_loss": record["train_loss"]}, (epoch + 1) * steps_per_epoch)
-        improved = val_loss < best_val
-        best_val = min(best_val, val_loss)
-        state = {
-            "epoch": epoch,
-            "best_val_loss": best_val,
-            "history": history,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            **dict(extra or {}),
-        }
-        if rank == 0:
-            if improved:
-                save_checkpoint(best_path, policy, state)
-            save_checkpoint(last_path, policy, state)
-        if world > 1:
-            dist.barrier()  # every rank resumes from the same files
-    policy.trunk.to(memory_format=torch.contiguous_format)
-    policy.to("cpu")
-    return _result(history, cfg, best_val, constant_val, last_path, best_path, rank)
+
+def _to_training_device(run: _Run, cfg: TrainConfig) -> None:
+    """Move the (possibly resumed) policy and optimiser state to the device, set the memory format,
+    wrap in DDP when there are several processes, and enter training mode."""
+    if run.device.type != "cpu":
+        run.policy.to(run.device)
+        run.optimizer.load_state_dict(run.optimizer.state_dict())  # moves a resumed optimiser's state to the device
+    if cfg.channels_last:   # the frames enter as (N, H, W, 3), channels-last already
+        run.policy.trunk.to(memory_format=torch.channels_last)
+    run.model = DistributedDataParallel(run.policy) if run.world > 1 else run.policy
+    run.policy.train()
+
+
+def _train_epoch(run: _Run, train_data: WindowDataset, cfg: TrainConfig, epoch: int,
+                 log: Optional[Callable[[dict[str, float], int], None]], progress: bool) -> dict[str, float]:
+    """One pass over the training segments; returns the epoch's record (its losses, frames/s, seconds)."""
+    batches = _batches(len(run.segments), run.per_batch, cfg.seed, epoch, run.rank, run.world)
+    bar = _progress(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress and run.rank == 0)
+    epoch_loss, windows, frames, fps, started = 0.0, 0, 0, 0.0, time.perf_counter()
+    gathered = _prefetch((lambda ids=ids: segment_batch(train_data, run.segments[ids])) for ids in batches)
+    for index, (ids, batch) in enumerate(zip(batches, gathered)):
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + index)
+        batch = _augmented(batch, run.augment, gen, run.device, run.augment_on_device)
+        loss_value, grad_norm = _step(run.model, run.policy, run.optimizer, run.scheduler, batch, run.loss_fn, cfg)
+        if not _all_finite(loss_value):
+            raise NonFiniteLoss(
+                f"loss is {loss_value} at epoch {epoch + 1}, batch {index} (windows "
+                f"{[w for first, n in run.segments[ids].tolist() for w in range(first, first + n)]}, rank {run.rank}); "
+                f"{run.last_path if run.last_path.exists() else 'no checkpoint yet'} holds the last good weights; "
+                f"lower train.lr or check the data"
+            )
+        count = int(batch["index"].shape[0])
+        epoch_loss += loss_value * count
+        windows += count
+        frames += count * int(batch["index"].shape[1]) * run.world
+        fps = frames / max(1e-9, time.perf_counter() - started)
+        step = epoch * run.steps_per_epoch + index
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.4f}", fps=f"{fps:.0f}")
+        if log is not None and run.rank == 0 and step % cfg.log_every == 0:
+            log({"train/loss": loss_value, "train/lr": run.scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
+                 "train/frames_per_s": fps}, step)
+    bar.close()
+    return {"epoch": epoch + 1, "train_loss": epoch_loss / max(1, windows), "val_loss": math.nan,  # set by fit
+            "frames_per_s": fps, "seconds": time.perf_counter() - started}
+
+
+def _report_epoch(run: _Run, cfg: TrainConfig, record: Mapping[str, float],
+                  log: Optional[Callable[[dict[str, float], int], None]]) -> None:
+    """Print the epoch's line and log its validation loss (rank 0 only)."""
+    if run.rank != 0:
+        return
+    print(f"epoch {record['epoch']}/{cfg.epochs}: train {record['train_loss']:.4f}, val {record['val_loss']:.4f}, "
+          f"{record['frames_per_s']:.0f} frames/s, {record['seconds']:.0f} s")
+    if log is not None:
+        log({"val/loss": record["val_loss"], "train/epoch_loss": record["train_loss"]},
+            int(record["epoch"]) * run.steps_per_epoch)
+
+
+def _save_epoch(run: _Run, epoch: int, best_val: float, history: list, improved: bool,
+                extra: Optional[Mapping[str, Any]]) -> None:
+    """Write ``last.pt`` (and ``best.pt`` if the validation loss improved) with everything resume needs."""
+    state = {
+        "epoch": epoch,
+        "best_val_loss": best_val,
+        "history": history,
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        **dict(extra or {}),
+    }
+    if run.rank == 0:
+        if improved:
+            save_checkpoint(run.best_path, run.policy, state)
+        save_checkpoint(run.last_path, run.policy, state)
+    if run.world > 1:
+        dist.barrier()  # every rank resumes from the same files
 
 
 def scaled_lr(cfg: TrainConfig, world: int = 1) -> float:

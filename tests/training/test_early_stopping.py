@@ -35,14 +35,14 @@ class _Scripted:
         import navlnn.training.loop as loop
 
         self.losses, self.calls = losses, 0
-        real = loop.evaluate
+        real = loop.validation_loss
 
         def scripted(policy, data, batch_size, loss_fn, segment_windows=1):
             real(policy, data, batch_size, loss_fn)  # still run it (same random state as a real run)
             self.calls += 1
             return self.losses[self.calls - 1]
 
-        monkeypatch.setattr(loop, "evaluate", scripted)
+        monkeypatch.setattr(loop, "validation_loss", scripted)
 
 
 def _cfg(**kw) -> TrainConfig:
