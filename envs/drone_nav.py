@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -72,7 +73,9 @@ class DroneNavEnv(gym.Env):
     Truncated after the task's ``time_limit_s``.
 
     ## Arguments
-    - ``scene``: scene name, optionally with modifiers (``"winter+fog"``), or a mapping.
+    - ``scene``: scene name, optionally with modifiers (``"winter+fog"``), a mapping (a packaged
+      scene's name with overrides, or a whole scene with a name of its own), or the path of a
+      scene YAML of one's own (``"my_conf/scene/desert.yaml"``, a ``str`` or ``os.PathLike``).
     - ``task``: task name or mapping (``{"name": "range", "distance": 20}``).
     - ``drone``: airframe name in ``conf/drone/`` or mapping (``{"name": "cf2x", ...}``).
     - ``modifiers``: extra modifier names (``["dusk"]``).
@@ -87,7 +90,7 @@ class DroneNavEnv(gym.Env):
 
     def __init__(
         self,
-        scene: str | Mapping = "summer",
+        scene: str | Mapping | os.PathLike = "summer",
         task: str | Mapping = "fly_to_target",
         drone: str | Mapping = "cf2x",
         modifiers: Sequence[str] | str | None = None,

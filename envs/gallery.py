@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from envs.drone_nav import DroneNavEnv
-from envs.scene import modifier_names, scene_names
+from envs.scene import is_scene_file, modifier_names, resolve_scene, scene_names
 
 LABEL_HEIGHT = 22  # px, band above each row holding its name
 
@@ -43,7 +43,8 @@ def gallery_image(scenes: Sequence[str], task: str = "fly_to_target", seed: int 
         big = cv2.resize(onboard, (w, h), interpolation=cv2.INTER_NEAREST)
         row = np.concatenate([big, np.full((h, 4, 3), 255, np.uint8), chase], axis=1)
         label = np.full((LABEL_HEIGHT, row.shape[1], 3), 255, np.uint8)
-        text = f"{name}   onboard {onboard.shape[1]}x{onboard.shape[0]} | chase   (task {task}, seed {seed})"
+        title = resolve_scene(name)["full_name"] if is_scene_file(name) or not isinstance(name, str) else name
+        text = f"{title}   onboard {onboard.shape[1]}x{onboard.shape[0]} | chase   (task {task}, seed {seed})"
         cv2.putText(label, text, (6, LABEL_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
         rows.append(np.concatenate([label, row], axis=0))
     width = max(r.shape[1] for r in rows)
@@ -66,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Command line: ``python -m envs.gallery [--out scenes.png] [--scenes a b ...] [--task T] [--seed N]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="scenes.png", help="PNG file to write")
-    parser.add_argument("--scenes", nargs="*", default=None, help="scene names, e.g. summer winter+fog")
+    parser.add_argument("--scenes", nargs="*", default=None,
+                        help="scene names or scene YAML files of your own, e.g. summer winter+fog my/desert.yaml")
     parser.add_argument("--task", default="fly_to_target")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ gives the same layout in every forest season, so seasons change the look and not
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import threading
 from collections import deque
@@ -19,16 +20,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
 from envs.config import available, deep_update, load
 from envs.ground import Ground, Stripe, ground_texture
 from envs.meshes import MeshBuilder, Palette
 from envs.obstacles import Obstacles
 from envs.quiet_import import import_pybullet
+from envs.scene_schema import check_scene
 
 p = import_pybullet()  # PyBullet without its banner on stderr
 
 SCENE_SEPARATOR = "+"
+SCENE_FILE_SUFFIXES = (".yaml", ".yml")
 
 
 PREFERRED_ORDER = ("summer", "fall", "winter", "spring", "urban")  # the training scene first
@@ -45,45 +49,152 @@ def modifier_names() -> list[str]:
     return available("scene/modifier")
 
 
-def resolve_scene(scene: str | Mapping = "summer", modifiers: Sequence[str] | str | None = None) -> dict:
-    """The full config of a scene with its modifiers merged in.
-
-    ``scene`` is a name (``"winter"``, or ``"winter+fog+dusk"`` with modifiers) or a
-    mapping (as Hydra gives it). Unknown names raise ``ValueError`` listing valid ones.
-    """
-    mods: list[str] = []
-    overrides: dict = {}
-    if isinstance(scene, Mapping):
-        overrides = {k: v for k, v in scene.items() if k not in ("modifiers", "full_name")}
-        mods += list(scene.get("modifiers") or [])
-        scene = overrides.pop("name", None)
-        if scene is None:
-            raise ValueError(f"a scene mapping needs a 'name' (one of {', '.join(scene_names())})")
+def is_scene_file(scene: object) -> bool:
+    """True when ``scene`` names a scene file of one's own: an ``os.PathLike``, or a string that
+    ends in ``.yaml``/``.yml`` or names an existing file and is not a packaged scene name."""
+    if isinstance(scene, os.PathLike):
+        return True
     if not isinstance(scene, str):
-        raise ValueError(f"scene must be a name or a mapping, got {type(scene).__name__}")
-    name, *more = [s.strip() for s in scene.split(SCENE_SEPARATOR) if s.strip()] or ["summer"]
-    mods = more + mods
-    if name not in scene_names():
-        raise ValueError(f"unknown scene '{name}'. Valid scenes: {', '.join(scene_names())}; "
-                         f"modifiers (joined with '+', e.g. 'winter+fog'): {', '.join(modifier_names())}.")
-    cfg = load("scene", name)
-    if isinstance(cfg.get("layout"), str):
-        cfg["layout"] = load("scene/layout", cfg["layout"])
+        return False
+    if scene.lower().endswith(SCENE_FILE_SUFFIXES):
+        return True
+    base = scene.split(SCENE_SEPARATOR)[0].strip()
+    return base not in scene_names() and Path(scene).is_file()
+
+
+def load_scene_file(path: str | os.PathLike) -> dict:
+    """A scene of one's own from a YAML file (the keys of ``conf/scene/fall.yaml``), named after the file.
+
+    A ``name:`` inside must match the file name. A benchmark scene's name is refused unless the
+    file is an unchanged copy of that packaged scene: the benchmark scenes stay as packaged.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"scene file {path}: no such file; give the path of a scene YAML "
+                                "(a copy of a packaged one such as conf/scene/fall.yaml with its own name)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"scene file {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"scene file {path}: expected a mapping of scene keys (name, layout, light, sky, ...), "
+                         f"got {type(data).__name__}")
+    if "defaults" in data:
+        raise ValueError(f"scene file {path}: a Hydra defaults list is read by the navlnn commands "
+                         "(scene=<name> hydra.searchpath=[file://<folder>]), not by the env; write the whole scene")
+    name = data.setdefault("name", path.stem)
+    if name != path.stem:
+        raise ValueError(f"scene file {path}: says name: {name}, but a scene of one's own is named after its file; "
+                         f"set name: {path.stem} (or remove the line)")
+    if name in scene_names():
+        packaged = load("scene", name)
+        if data == packaged:
+            return data  # an unchanged copy of the benchmark scene is that scene
+        raise ValueError(f"scene file {path}: '{name}' is a benchmark scene ({', '.join(scene_names())}), which "
+                         f"stays as packaged; give your scene a name of its own (rename the file and its name:, "
+                         f"e.g. my_{name}.yaml with name: my_{name})")
+    return data
+
+
+def _scene_layout(layout: object) -> object:
+    """A layout name loaded from ``conf/scene/layout/``; a mapping with a packaged ``kind`` merged over that layout."""
+    if isinstance(layout, str):
+        return load("scene/layout", layout)
+    if isinstance(layout, Mapping) and layout.get("kind") in available("scene/layout"):
+        return deep_update(load("scene/layout", str(layout["kind"])), layout)
+    return layout
+
+
+def _modifier_list(modifiers: Sequence[str] | str | None) -> list[str]:
     if isinstance(modifiers, str):
-        modifiers = [m for m in modifiers.split(SCENE_SEPARATOR) if m]
-    mods += list(modifiers or [])
+        return [m for m in modifiers.split(SCENE_SEPARATOR) if m]
+    return list(modifiers or [])
+
+
+def _split(scene: str | Mapping) -> tuple[str, dict, list[str]]:
+    """``scene`` as (name, settings given with it, modifiers named in it)."""
+    mods: list[str] = []
+    settings: dict = {}
+    if isinstance(scene, Mapping):
+        settings = deep_update({}, {k: v for k, v in scene.items() if k not in ("modifiers", "full_name")})
+        mods += list(scene.get("modifiers") or [])
+        scene = settings.pop("name", None)
+        if scene is None:
+            raise ValueError(f"a scene mapping needs a 'name' (one of {', '.join(scene_names())}, "
+                             "or a name of its own for a scene of one's own)")
+    if not isinstance(scene, str):
+        raise ValueError(f"scene must be a name, a mapping or the path of a scene YAML, got {type(scene).__name__}")
+    name, *more = [s.strip() for s in scene.split(SCENE_SEPARATOR) if s.strip()] or ["summer"]
+    return name, settings, more + mods
+
+
+def resolve_scene(scene: str | Mapping | os.PathLike = "summer", modifiers: Sequence[str] | str | None = None) -> dict:
+    """The full config of a scene with its modifiers merged in, checked (:mod:`envs.scene_schema`).
+
+    ``scene`` is a packaged scene's name (``"winter"``, or ``"winter+fog+dusk"`` with modifiers), a
+    mapping (as Hydra gives it: a packaged scene's name with overrides, or a whole scene with a
+    name of its own), or the path of a scene YAML of one's own. Unknown names raise
+    ``ValueError`` listing valid ones; so does a config with unknown keys or wrong values.
+    """
+    source = None
+    if is_scene_file(scene):
+        source, scene = Path(scene), load_scene_file(scene)
+    name, settings, mods = _split(scene)
+    mods += _modifier_list(modifiers)
+    benchmark = name in scene_names()
+    if not benchmark and not isinstance(scene, Mapping):
+        raise ValueError(f"unknown scene '{name}'. Valid scenes: {', '.join(scene_names())}; "
+                         f"modifiers (joined with '+', e.g. 'winter+fog'): {', '.join(modifier_names())}; "
+                         "or the path of a scene YAML of your own.")
+    if not benchmark and settings.get("label") in scene_names():
+        raise ValueError(f"scene '{name}': the label '{settings['label']}' is a benchmark scene's name; the benchmark "
+                         "scenes stay as packaged: give your scene a label of its own (or none: its name is its label)")
+    cfg = load("scene", name) if benchmark else {**settings, "name": name}
+    cfg["layout"] = _scene_layout(cfg.get("layout"))
     for mod in mods:
         if mod not in modifier_names():
             raise ValueError(f"unknown scene modifier '{mod}'. Valid modifiers: {', '.join(modifier_names())}.")
         overlay = load("scene/modifier", mod)
         overlay.pop("name", None)
         cfg = deep_update(cfg, overlay)
-    if isinstance(overrides.get("layout"), str):  # a layout named in the mapping (Hydra leaves the name)
-        overrides["layout"] = load("scene/layout", overrides["layout"])
-    cfg = deep_update(cfg, overrides)
+    if benchmark:
+        if isinstance(settings.get("layout"), str):  # a layout named in the mapping (Hydra leaves the name)
+            settings["layout"] = load("scene/layout", settings["layout"])
+        cfg = deep_update(cfg, settings)
     cfg["modifiers"] = mods
     cfg["full_name"] = SCENE_SEPARATOR.join([cfg["name"], *mods])
+    try:
+        check_scene(cfg, lambda kind: load("scene/layout", kind))
+    except ValueError as exc:
+        raise ValueError(f"scene file {source}: {exc}" if source else str(exc)) from None
+    if benchmark:
+        _refuse_disguised_benchmark(name, settings)
     return cfg
+
+
+def _refuse_disguised_benchmark(name: str, settings: Mapping) -> None:
+    """Refuse a whole scene of one's own that carries a benchmark scene's name.
+
+    A mapping named after a benchmark scene is that scene with overrides. One that sets its whole
+    look (every key of the packaged scene) and differs from it is a scene of one's own under a
+    benchmark's name: it needs a name of its own, or a label of its own when it is a variant.
+    """
+    packaged = load("scene", name)
+    packaged["layout"] = _scene_layout(packaged["layout"])
+    given = deep_update(packaged, settings)
+    look = set(packaged) - {"name"}
+    changed = sorted(k for k in set(given) - {"name", "label"} if given.get(k) != packaged.get(k))
+    label = settings.get("label")
+    if not changed or (label and label not in scene_names()):
+        return
+    if label in scene_names():
+        raise ValueError(f"scene '{name}': the label '{label}' is a benchmark scene's name, and this scene changes "
+                         f"'{name}' ({', '.join(changed)}); give it a label of its own")
+    if look <= set(settings):
+        raise ValueError(f"scene '{name}': a whole scene that differs from the benchmark scene '{name}' "
+                         f"({', '.join(changed)}) but carries its name; the benchmark scenes stay as packaged: give "
+                         f"a scene of your own a name of its own (name: my_{name}), or this variant of '{name}' a "
+                         f"label (label: {name}_variant; on the command line +scene.label={name}_variant)")
 
 
 @dataclass
@@ -492,7 +603,16 @@ def _urban(cfg, rng, keepouts, part, obstacles: Obstacles, ground: Ground) -> No
                                   _pick_u(look["roofs"], u[1]), _pick_u(look["windows"], u[2]))
                     y += d + gap
                 x += w + gap
-    # street furniture along the pavements
+    _street_furniture(cfg, rng, keepouts, part, obstacles, (lines_x, lines_y), half)
+    _street_trees(cfg, rng, keepouts, part, obstacles, on_street, half)
+
+
+def _street_furniture(cfg, rng, keepouts, part, obstacles: Obstacles, lines: tuple[np.ndarray, np.ndarray],
+                      half: float) -> None:
+    """Lamp posts, benches, bins and bollards on the pavement edges of the streets at ``lines`` (x, y)."""
+    layout = cfg["layout"]
+    lines_x, lines_y = lines
+    width = float(layout["street_width"])
     fcfg, fl = layout["furniture"], cfg["furniture"]
     kinds = list(fcfg["kinds"].keys())
     weights = np.array(list(fcfg["kinds"].values()), dtype=float)
@@ -528,7 +648,11 @@ def _urban(cfg, rng, keepouts, part, obstacles: Obstacles, ground: Ground) -> No
         else:
             mesh.prism((x, y, 0.0), 0.1, 0.9, 4, fl["metal"])
             obstacles.cylinders.append((x, y, 0.1, 0.0, 0.9))
-    # a few street trees on the pavements
+
+
+def _street_trees(cfg, rng, keepouts, part, obstacles: Obstacles, on_street, half: float) -> None:
+    """A few trees on the pavements (``on_street(x, y, margin)`` tells where the streets are)."""
+    layout = cfg["layout"]
     tcfg = layout["street_trees"]
     for _ in range(int(tcfg["density"] * (2 * half) ** 2)):
         x, y = rng.uniform(-half, half, size=2)

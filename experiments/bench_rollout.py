@@ -27,7 +27,8 @@ import yaml  # noqa: E402
 from envs import DroneNavEnv  # noqa: E402
 from envs.config import CONF_DIR  # noqa: E402
 from envs.expert import Expert  # noqa: E402
-from navlnn.evaluation.evaluate import eval_seeds, evaluate, plan  # noqa: E402
+from navlnn.evaluation.plan import plan  # noqa: E402
+from navlnn.evaluation.run import evaluate  # noqa: E402
 
 SCENES = ("summer", "winter")
 

@@ -1,16 +1,18 @@
-"""Small helpers for settings sections read from config mappings."""
+"""Deprecated: ``known_keys`` moved to :mod:`navlnn.rollout.noise`, its lowest user. This name works
+for one more release, with a ``DeprecationWarning``."""
 
-from __future__ import annotations
-
-from collections.abc import Iterable, Mapping
+import importlib
+import warnings
 from typing import Any
 
+warnings.warn("navlnn.settings is deprecated and will be removed in the next release; "
+              "import known_keys from navlnn.rollout.noise instead", DeprecationWarning, stacklevel=2)
 
-def known_keys(section: str, cfg: Mapping[str, Any] | None, valid: Iterable[str]) -> dict[str, Any]:
-    """``cfg`` as a dict, or a ``ValueError`` naming ``section``'s unknown keys and the valid ones."""
-    cfg = dict(cfg or {})
-    names = set(valid)
-    unknown = sorted(set(cfg) - names)
-    if unknown:
-        raise ValueError(f"{section}: unknown keys {', '.join(unknown)} (valid: {', '.join(sorted(names))})")
-    return cfg
+__all__ = ["known_keys"]
+
+
+def __getattr__(name: str) -> Any:
+    """The moved names, from their new home (imported on first use)."""
+    if name in __all__:
+        return getattr(importlib.import_module("navlnn.rollout.noise"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

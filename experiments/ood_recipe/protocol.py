@@ -36,9 +36,9 @@ from typing import Iterable, Mapping, Sequence
 
 import torch
 
-from navlnn.evaluation.evaluate import eval_seeds
 from navlnn.evaluation.metrics import wilson_interval
 from navlnn.policies.checkpoint import read_checkpoint
+from navlnn.rollout.seeds import eval_seeds
 
 TEST_SEED = 0                 # navlnn eval's default seed: the test layouts of every committed result
 VALIDATION_SEED = 1           # the summer validation layouts

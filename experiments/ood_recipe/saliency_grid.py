@@ -22,12 +22,12 @@ import torch
 
 from envs import DroneNavEnv
 from envs.expert import Expert
-from navlnn.evaluation.evaluate import eval_seeds
 from navlnn.evaluation.saliency import saliency_maps, target_attention
 from navlnn.evaluation.video import saliency_overlay
 from navlnn.policies.checkpoint import load_policy
 from navlnn.policies.trunk import unit_scale
 from navlnn.rollout import ExpertActor, FrameRecorder, rollout
+from navlnn.rollout.seeds import eval_seeds
 
 SCALE = 3          # tile upscaling, pixels per camera pixel
 CAPTION_PX = 22    # caption band above each tile

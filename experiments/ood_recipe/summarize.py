@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from navlnn.evaluation.evaluate import write_csv
 from navlnn.evaluation.metrics import bootstrap_interval
+from navlnn.evaluation.report import write_csv
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_ARM = "baseline"

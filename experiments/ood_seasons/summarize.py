@@ -54,8 +54,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from navlnn.evaluation.evaluate import write_csv
 from navlnn.evaluation.metrics import bootstrap_interval, wilson_interval
+from navlnn.evaluation.report import write_csv
 
 LEVEL = 0.95
 ABLATION_RUNS = ("eval_fall_green_ground", "eval_fall_green_crowns")   # run.sh's fall_colours stage

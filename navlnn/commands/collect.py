@@ -7,7 +7,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from navlnn.data.collect import CollectSpec, collect
+from navlnn.rollout.collect import CollectSpec, collect
 
 
 def scene_tag(name: str, modifiers) -> str:

@@ -12,12 +12,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
 from navlnn.commands.train import TRAIN_KEYS, split_episodes
-from navlnn.data.collect import CollectSpec, collect
 from navlnn.data.concat import ConcatWindows
 from navlnn.data.format import read_manifest
 from navlnn.data.loader import Demonstrations, SequenceWindows
 from navlnn.policies.policy import build_policy
 from navlnn.policies.checkpoint import action_space_spec, load_policy
+from navlnn.rollout.collect import CollectSpec, collect
 from navlnn.training.loop import TrainConfig, fit
 
 DAGGER_SEED_OFFSET = 1_000_003  # round r collects with seed (seed + 1) * offset + r: disjoint from the expert data

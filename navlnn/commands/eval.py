@@ -8,7 +8,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
-from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, evaluate, parse_shard, plan, write_report
+from navlnn.evaluation.plan import BadInput, check_env_fits, chosen, plan
+from navlnn.evaluation.report import write_report
+from navlnn.evaluation.run import evaluate, parse_shard
 from navlnn.rollout.pool import default_workers
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from navlnn.evaluation.evaluate import write_report
+from navlnn.evaluation.report import write_report
 from navlnn.evaluation.shards import merge
 
 

@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from navlnn import tracking
-from navlnn.evaluation.evaluate import BadInput, check_env_fits, chosen, plan, scene_label, task_name
+from navlnn.evaluation.plan import BadInput, check_env_fits, chosen, plan, scene_label, task_name
 from navlnn.evaluation.saliency import saliency_maps
 from navlnn.evaluation.video import Layout, episode_frames, neuron_groups, probe_mp4, write_mp4
 from navlnn.rollout.jobs import CheckpointPolicy, EnvFactory, FlyOptions, fly

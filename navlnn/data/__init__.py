@@ -1,8 +1,7 @@
-"""Expert demonstrations: the dataset format, the collector and the training loader.
+"""Expert demonstrations: the dataset format and the training loader (the collector that writes
+datasets runs rollouts, so it is :mod:`navlnn.rollout.collect`).
 
 - :mod:`navlnn.data.format`: the on-disk format (per-episode ``.npz`` plus ``manifest.json``).
-- :mod:`navlnn.data.rollout`: one expert episode with injected noise.
-- :mod:`navlnn.data.collect`: episodes over worker processes into a resumable folder.
 - :mod:`navlnn.data.loader`: :class:`Demonstrations` and :class:`SequenceWindows` for training.
 """
 

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Callable
 
-from navlnn.evaluation.evaluate import BadInput, Plan, Result, chosen, evaluate, parse_shard, plan
+from navlnn.evaluation.plan import BadInput, Plan, chosen, plan
+from navlnn.evaluation.report import Result
+from navlnn.evaluation.run import evaluate, parse_shard
 
 RUN_ONLY = ("shard", "workers", "batch", "progress", "logger")  # settings that do not change the flights
 

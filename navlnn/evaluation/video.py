@@ -24,7 +24,7 @@ import numpy as np
 
 from navlnn.evaluation.plots import box_corners, round_obstacles
 from navlnn.rollout.flight import Flight
-from navlnn.settings import known_keys
+from navlnn.rollout.noise import known_keys
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BG = (24, 26, 30)

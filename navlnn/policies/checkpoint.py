@@ -5,9 +5,10 @@ rebuild and use the policy without the training code: the model config (wiring m
 included), the camera size and the action space it expects, and the training state for exact
 resume.
 
-A checkpoint is data, never code: its model config is checked against the registry of the
-project's own heads (:mod:`navlnn.policies.registry`) before anything is built from it, and nothing in
-it is handed to Hydra's ``instantiate``.
+A checkpoint is data, never code: its model config and camera size are checked against the
+registry of heads (:mod:`navlnn.policies.registry`: the built-in heads and those the user installed
+or registered) and against the registry's bounds before anything is built or allocated, and nothing
+in it is handed to Hydra's ``instantiate``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 
 from navlnn.constants import ACTION_NAMES
 from navlnn.policies.policy import Policy, build_policy
-from navlnn.policies.registry import UnsafeConfig, check_model_config
+from navlnn.policies.registry import UnsafeConfig, check_image_hw, check_model_config
 
 FORMAT = "navlnn-policy-v1"
 
@@ -73,12 +74,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         if key not in payload:
             raise ValueError(f"checkpoint {path}: no '{key}' entry; it was not written by navlnn train")
     try:
-        check_model_config(payload["model"])
+        hw = check_image_hw(payload["image_hw"])
+        check_model_config(payload["model"], image_hw=hw)
     except UnsafeConfig as exc:
         raise UnsafeConfig(f"checkpoint {path}: refused, {exc}") from None
-    hw = payload["image_hw"]
-    if not (isinstance(hw, (list, tuple)) and len(hw) == 2 and all(type(v) is int and v > 0 for v in hw)):
-        raise ValueError(f"checkpoint {path}: image_hw {hw!r} is not a (height, width) pair of positive integers")
     return payload
 
 

@@ -15,7 +15,8 @@ Actions are in the env's normalised action space ``[-1, 1]^4`` (``[vx, vy, vz, y
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Optional
+import numbers
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +24,8 @@ from torch import Tensor, nn
 
 from navlnn.policies.heads import Head, LiquidHead
 from navlnn.policies.trunk import ConvTrunk
-from navlnn.policies.registry import HEADS, TARGET_KEY, check_model_config, head_entry
+from navlnn.policies.registry import (TARGET_KEY, check_action_dim, check_image_hw, check_model_config,
+                                      check_trunk_config, find_head, head_entry)
 
 
 class Policy(nn.Module):
@@ -115,26 +117,31 @@ class Policy(nn.Module):
 
 
 def build_policy(
-    model: Mapping[str, Any], image_hw: tuple[int, int], action_dim: int = 4, *, allow_targets: bool = False
+    model: Mapping[str, Any], image_hw: Sequence[int], action_dim: int = 4, *, allow_targets: bool = False
 ) -> Policy:
     """Build a policy from a model config: ``trunk`` kwargs and a ``head`` naming a registered head.
 
-    The head's ``_target_`` is looked up in :mod:`navlnn.policies.registry` (by name or class path) and the
-    whole config is checked there: known keys, plain values. Only a config a person wrote in
+    The head's ``_target_`` is looked up in :mod:`navlnn.policies.registry` (by name or class path:
+    the built-in heads, those of installed packages' ``navlnn.heads`` entry points, those registered
+    in code) and the whole config is checked there before anything is allocated: known keys, plain
+    values inside their bounds, the trunk's size at ``image_hw``. Only a config a person wrote in
     ``conf/`` (``allow_targets=True``, what ``navlnn train`` passes) may name an unregistered class,
-    which Hydra then instantiates; a config read from a file never may (see :func:`load_policy`).
+    which Hydra then instantiates (its trunk, camera and action count are still checked); a config
+    read from a file never may (see :func:`navlnn.policies.checkpoint.load_policy`).
 
-    The policy keeps a plain-data copy of the config in which an NCP wiring is replaced by its exact
-    matrices, so that a checkpoint rebuilds the very same circuit.
+    The policy keeps a plain-data copy of the config whose head ``_target_`` is the registered
+    class path and in which an NCP wiring is replaced by its exact matrices, so that a checkpoint
+    rebuilds the very same circuit.
     """
     model = _plain(model)
+    image_hw = check_image_hw(_python_ints(image_hw))
+    action_dim = check_action_dim(_python_ints(action_dim))
     head_cfg = dict(model.get("head") or {})
     target = head_cfg.get(TARGET_KEY)
-    registered = any(target in (e.name, e.target) or target in e.aliases for e in HEADS.values())
-    if allow_targets and target is not None and not registered:
+    if allow_targets and target is not None and find_head(target) is None:
         trunk, head = _instantiated(model, image_hw, action_dim)
     else:
-        check_model_config(model)
+        check_model_config(model, image_hw=image_hw)
         entry = head_entry(target)
         trunk = ConvTrunk(image_hw, **model["trunk"])
         settings = {k: v for k, v in head_cfg.items() if k != TARGET_KEY}
@@ -142,6 +149,10 @@ def build_policy(
             head = entry.cls(feature_dim=trunk.feature_dim, action_dim=action_dim, **settings)
         except TypeError as exc:
             raise ValueError(f"model.head ({entry.name}): {exc}") from exc
+        except ValueError as exc:  # a head of one's own: its message, as one line naming the head
+            if entry.builtin:
+                raise
+            raise ValueError(f"model.head ({entry.name}, {entry.target}): {exc}") from exc
         head_cfg[TARGET_KEY] = entry.target
     if isinstance(head, LiquidHead) and head.wiring is not None:
         head_cfg["wiring"] = head.wiring.to_dict()
@@ -156,6 +167,7 @@ def _instantiated(model: dict[str, Any], image_hw: tuple[int, int], action_dim: 
 
     if "trunk" not in model or "head" not in model:
         raise ValueError(f"model config needs 'trunk' and 'head' sections, got keys {sorted(model)}")
+    check_trunk_config(model["trunk"], "model.trunk", image_hw)
     trunk = ConvTrunk(image_hw, **model["trunk"])
     head_cfg = dict(model["head"])
     try:
@@ -166,6 +178,17 @@ def _instantiated(model: dict[str, Any], image_hw: tuple[int, int], action_dim: 
     if not isinstance(head, Head):
         raise ValueError(f"model.head._target_ must build a navlnn.policies.heads.Head, got {type(head).__name__}")
     return trunk, head
+
+
+def _python_ints(value: Any) -> Any:
+    """numpy integers (a camera size read from a manifest) as Python ints; everything else as it is."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_python_ints(v) for v in value]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def _plain(config: Any) -> Any:

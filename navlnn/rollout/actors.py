@@ -17,7 +17,7 @@ from typing import Any, Optional, Protocol
 
 import numpy as np
 
-from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
+from navlnn.rollout.perturbations import FrameTiming, ImagePerturbation
 from navlnn.rollout.noise import InjectedNoise
 
 NO_COMMAND = np.full(4, np.nan, np.float32)  # the policy command of a step no policy took part in

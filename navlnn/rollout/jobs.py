@@ -1,169 +1,49 @@
 """Jobs: episodes described by picklable factories, flown by workers that keep what they build.
 
-A :class:`Job` names who flies (a policy factory, or None for the expert alone), the env factory,
-the seed and the :class:`FlyOptions`. :func:`run_jobs` groups the jobs by scene (env factory and
+A :class:`~navlnn.rollout.specs.Job` names who flies (a policy factory, or None for the expert
+alone), the env factory, the seed and the :class:`FlyOptions`. :func:`run_jobs` groups the jobs by scene (env factory and
 seed), hands groups to workers of the one pool, and each :class:`FlightWorker` flies a group's
 episodes one after another in the same env (so the env builds the scene once), stepping
 ``batch`` envs together with batched policy calls.
 
 Every episode depends only on its job: its extra random numbers (image noise, dropped frames,
-the expert's share of control) come from ``default_rng([seed, RUNNER_STREAM])``, and policies
-run with one torch thread; so the episodes are the same for any ``workers`` and ``batch``.
+the expert's share of control) come from ``default_rng([seed, RUNNER_STREAM])``
+(:mod:`navlnn.rollout.seeds`), and policies run with one torch thread; so the episodes are the
+same for any ``workers`` and ``batch``. Jobs are cached under :func:`~navlnn.rollout.keys.job_key`.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
+import importlib
 import math
-import os
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
-import numpy as np
-
-from navlnn.constants import ENV_ID
-from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
 from navlnn.rollout.actors import ExpertActor, MixtureActor, PolicyActor
-from navlnn.rollout.flight import Flight, plain_json
+from navlnn.rollout.flight import Flight
+from navlnn.rollout.keys import job_key
 from navlnn.rollout.loop import Task, lockstep
 from navlnn.rollout.pool import run_pool
-from navlnn.rollout.recorders import AttentionRecorder, FlightRecorder, FrameRecorder
+from navlnn.rollout.recorders import FlightRecorder, FrameRecorder, make_recorder, recorder_providers
+from navlnn.rollout.seeds import RUNNER_STREAM, runner_rng
+from navlnn.rollout.specs import CheckpointPolicy, EnvFactory, ExpertFactory, FlyOptions, Job
 
-RUNNER_STREAM = 1  # spawn key that separates a job's random numbers from the env's own (seeded by seed alone)
+__all__ = ["CheckpointPolicy", "EnvFactory", "ExpertFactory", "FlightWorker", "FlyOptions", "Job", "RUNNER_STREAM",
+           "bundle_size", "fly", "job_key", "make_actor", "run", "run_jobs", "scene_groups"]
+
 _ENV_CACHE = 4  # envs a worker slot keeps open (one per scene x task x settings)
 _POLICY_CACHE = 8  # policies a worker keeps loaded
 GROUPS_PER_SLOT = 4  # scene groups handed to a worker at once, per slot (at most)
 BUNDLES_PER_WORKER = 4  # at least this many hand-outs per worker where there are enough groups
 
 
-@dataclass(frozen=True)
-class EnvFactory:
-    """Builds ``DroneNav-v0`` with fixed keyword arguments (picklable and hashable)."""
-
-    kwargs_json: str
-
-    @classmethod
-    def of(cls, **kwargs: Any) -> "EnvFactory":
-        return cls(json.dumps(kwargs, sort_keys=True, default=plain_json))
-
-    @property
-    def kwargs(self) -> dict:
-        return json.loads(self.kwargs_json)
-
-    def __call__(self):
-        import gymnasium as gym
-
-        import envs  # noqa: F401  (registers the env)
-
-        return gym.make(ENV_ID, **self.kwargs)
-
-
-@dataclass(frozen=True)
-class CheckpointPolicy:
-    """Loads a policy checkpoint; ``image_hw`` (if given) must match the checkpoint's camera."""
-
-    path: str
-    image_hw: Optional[tuple[int, int]] = None
-
-    def __call__(self):
-        from navlnn.policies.checkpoint import load_policy
-
-        policy = load_policy(self.path, self.image_hw)
-        policy.eval()
-        return policy
-
-
-@dataclass(frozen=True)
-class ExpertFactory:
-    """Builds the privileged expert for an env (``params``: a ``conf/expert`` mapping as JSON)."""
-
-    params_json: str = "null"
-
-    @classmethod
-    def of(cls, params: Mapping | str | None = None) -> "ExpertFactory":
-        return cls(json.dumps(params, sort_keys=True, default=plain_json))
-
-    def __call__(self, env):
-        from envs.expert import Expert
-
-        params = json.loads(self.params_json)
-        return Expert(env, params if params is not None else "default")
-
-
-@dataclass(frozen=True)
-class FlyOptions:
-    """How a job flies besides its policy.
-
-    ``expert``: with a policy, the expert's label is kept at every state and its command flies
-    with probability ``beta`` per step (DAgger); without one, the expert flies alone.
-    ``perturb``/``timing``: the stress options of the frames the policy sees. ``record_images``,
-    ``record_state``, ``render``, ``record_mask``: keep the frames seen, the policy's state, the
-    chase camera, the target's pixel mask. ``attention``: measure where the policy looks
-    (:class:`~navlnn.rollout.recorders.AttentionRecorder`; the flight is the same), its saliency
-    SSIM against ``attention_perturb`` when given, else against the frames as the policy saw them.
-    """
-
-    expert: Optional[ExpertFactory] = None
-    beta: float = 0.0
-    record_images: bool = False
-    record_state: bool = False
-    render: bool = False
-    perturb: ImagePerturbation = ImagePerturbation()
-    timing: FrameTiming = FrameTiming()
-    record_mask: bool = False
-    attention: bool = False
-    attention_perturb: Optional[ImagePerturbation] = None
-
-
-@dataclass(frozen=True)
-class Job:
-    """One episode to fly: who flies, where, from which seed, how; ``tags`` end up in the flight."""
-
-    policy: Optional[Callable[[], Any]]
-    env: Callable[[], Any]
-    seed: int
-    options: FlyOptions = FlyOptions()
-    tags: tuple = ()
-
-
-_LATER_OPTIONS = ("record_mask", "attention", "attention_perturb")  # in a job's key only when set,
-# so that episodes saved before these options existed are still found (evaluations resume)
-
-
-class _RawText(str):
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _options_text(options: FlyOptions) -> str:
-    text = repr(options).replace("ImagePerturbation(roll_deg=0.0, ", "ImagePerturbation(")  # roll came later too
-    for name in _LATER_OPTIONS:
-        default = FlyOptions.__dataclass_fields__[name].default
-        if getattr(options, name) == default:
-            text = text.replace(f", {name}={default!r}", "")
-    return text
-
-
-def job_key(job: Job) -> str:
-    """A short hash of everything that decides a job's flight (a checkpoint's file size and time included)."""
-    stamp = ""
-    path = getattr(job.policy, "path", None)
-    if path is not None and os.path.exists(path):
-        st = os.stat(path)
-        stamp = f"{st.st_size}:{st.st_mtime_ns}"
-    text = repr((job.policy, job.env, int(job.seed), _RawText(_options_text(job.options)), tuple(job.tags), stamp))
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
 def make_actor(policy: Any, env: Any, seed: int, options: FlyOptions, expert: Any = None):
     """The actor of a job: the policy alone, the expert alone, or their mixture (``options.expert``)."""
     if policy is None and expert is None:
         raise ValueError("give a policy, an expert, or both")
-    rng = np.random.default_rng([int(seed), RUNNER_STREAM])
+    rng = runner_rng(seed)
     if policy is None:
         return ExpertActor(expert)
     actor = PolicyActor(policy, rng, options.perturb, options.timing, keep_state=options.record_state)
@@ -174,16 +54,20 @@ def _recorders(options: FlyOptions, tags: Mapping, policy: Any = None) -> list:
     out: list = [FlightRecorder(tags)]
     if options.record_images or options.record_state or options.render or options.record_mask:
         out.append(FrameRecorder(options.record_images, options.render, options.record_state, options.record_mask))
-    if options.attention and policy is not None:
-        out.append(AttentionRecorder(policy, options.attention_perturb))
+    for name in options.recorders:  # registered above the rollout layer (attention)
+        recorder = make_recorder(name, policy, options)
+        if recorder is not None:
+            out.append(recorder)
     return out
 
 
 def _flight(results: Mapping) -> Flight:
+    """The flight, with the arrays of the other recorders (frames, attention...) as its attributes."""
     flight = results["flight"]
-    for part in ("frames", "attention"):
-        for key, value in (results.get(part) or {}).items():
-            setattr(flight, key, value)
+    for part, recorded in results.items():
+        if part != "flight" and isinstance(recorded, Mapping):
+            for key, value in recorded.items():
+                setattr(flight, key, value)
     return flight
 
 
@@ -217,9 +101,11 @@ class FlightWorker:
     """Flies groups of jobs (one process's share): ``batch`` envs in lockstep, each taking a whole
     scene group (same env and seed) before the next, so its env builds that scene once."""
 
-    def __init__(self, batch: int = 1) -> None:
+    def __init__(self, batch: int = 1, providers: Sequence[str] = ()) -> None:
         import torch
 
+        for module in providers:  # register the recorders defined above rollout (in a spawned worker)
+            importlib.import_module(module)
         self._threads = torch.get_num_threads()
         torch.set_num_threads(1)
         self.batch = int(batch)
@@ -311,7 +197,8 @@ def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: bool = False,
         return f"the episodes with seeds {sorted({job.seed for group in bundle for _, job in group})}"
 
     try:
-        run_pool(functools.partial(FlightWorker, int(batch)), bundles, workers, done, describe)
+        providers = recorder_providers({name for job in jobs for name in job.options.recorders})
+        run_pool(functools.partial(FlightWorker, int(batch), providers), bundles, workers, done, describe)
     finally:
         if bar is not None:
             bar.close()

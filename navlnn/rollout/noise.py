@@ -17,14 +17,26 @@ Nothing here imports torch: the collector's worker processes start quickly.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from navlnn.settings import known_keys
-
 SCHEDULES = ("constant", "bursts", "ramp")
+
+
+def known_keys(section: str, cfg: Mapping[str, Any] | None, valid: Iterable[str]) -> dict[str, Any]:
+    """``cfg`` as a dict, or a ``ValueError`` naming ``section``'s unknown keys and the valid ones.
+
+    The one check of a settings section's keys (noise, stress, video layout), so that a typo
+    stops with the same message everywhere."""
+    cfg = dict(cfg or {})
+    names = set(valid)
+    unknown = sorted(set(cfg) - names)
+    if unknown:
+        raise ValueError(f"{section}: unknown keys {', '.join(unknown)} (valid: {', '.join(sorted(names))})")
+    return cfg
 
 
 @dataclass(frozen=True)

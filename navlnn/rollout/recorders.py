@@ -4,12 +4,21 @@ The loop calls ``start(env, seed, obs, info)`` after the reset, ``step(obs, info
 each ``env.step`` (row ``t``: the state the decision was taken in), ``after(obs, reward, info)``
 after it, and ``finish(env, info, outcome)`` once the episode has ended; ``name`` is the key of
 the recorder's result in what :func:`navlnn.rollout.rollout` returns.
+
+Recorders defined above the rollout layer (attention, registered by :mod:`navlnn.evaluation`)
+are registered by name with :func:`register_recorder`; a job asks for them by name
+(:attr:`navlnn.rollout.specs.FlyOptions.recorders`) and :func:`make_recorder` builds them. A
+worker process started by ``spawn`` has not run the registering module yet: the pool hands its
+workers the modules that registered the recorders a run needs (:func:`recorder_providers`), and
+each worker imports them before it flies. The rollout layer never names them itself.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional
 
 import numpy as np
@@ -234,50 +243,42 @@ class FrameRecorder(Recorder):
                 "target_mask": np.stack(k["target_mask"]) if k["target_mask"] else None}
 
 
-ATTENTION_STREAM = 2  # spawn key of the random numbers of the attention probe's own perturbation
+RecorderFactory = Callable[[Any, Any], Optional[Recorder]]  # (policy or None, FlyOptions) -> recorder, or None
+_REGISTRY: dict[str, RecorderFactory] = {}
 
 
-class AttentionRecorder(Recorder):
-    """Where the policy looks, per step: ``target_attention`` and ``saliency_ssim`` (see
-    :mod:`navlnn.evaluation.saliency`), on the steps whose frame reached the policy.
+def register_recorder(name: str, factory: RecorderFactory) -> None:
+    """Make the recorder ``name`` available to jobs: ``factory(policy, options)`` builds it for one
+    flight (None where it does not apply, e.g. no policy). Registering a name again replaces it."""
+    _REGISTRY[str(name)] = factory
 
-    ``target_attention`` is measured on the clean onboard frame (the target's pixel mask comes
-    from the env, :meth:`envs.drone_nav.DroneNavEnv.target_mask`, in that frame's geometry);
-    ``saliency_ssim`` compares the clean frame's saliency with the saliency of the frame as the
-    policy saw it (the evaluation's image stress), or, with ``perturb``, of the clean frame
-    perturbed by it (random numbers from ``default_rng([seed, ATTENTION_STREAM])``, apart from the
-    episode's own). The policy is called beside the flight, never instead of it: the episode is
-    the same with or without this recorder. Its result maps both names to ``(T,)`` float arrays
-    (NaN where not measured: frame dropped, target not seen, no saliency).
-    """
 
-    name = "attention"
+def make_recorder(name: str, policy: Any, options: Any) -> Optional[Recorder]:
+    """The registered recorder ``name`` for one flight (None where it does not apply)."""
+    return _REGISTRY[_registered(name)](policy, options)
 
-    def __init__(self, policy: Any, perturb: Any = None) -> None:
-        self.policy, self.perturb = policy, perturb
 
-    def start(self, env: Any, seed: int, obs: Any, info: Mapping) -> None:
-        self.env = env.unwrapped
-        self.env.track_target_mask = True  # the mask of each frame from its own render (no extra render)
-        self.rng = np.random.default_rng([int(seed), ATTENTION_STREAM]) if self.perturb is not None else None
-        self.kept: dict[str, list[float]] = {"target_attention": [], "saliency_ssim": []}
+def recorder_providers(names: Iterable[str]) -> tuple[str, ...]:
+    """The modules whose import registers the recorders ``names`` (those of their factories), so that
+    a freshly spawned worker can import them before it flies."""
+    return tuple(sorted({_REGISTRY[_registered(name)].__module__ for name in names}))
 
-    def step(self, obs: Any, info: Mapping, decision: Decision) -> None:
-        from navlnn.evaluation.saliency import saliency_maps, saliency_ssim, target_attention
-        from navlnn.rollout.actors import image_of
 
-        if not decision.frame_used:
-            for values in self.kept.values():
-                values.append(math.nan)
-            return
-        clean = np.asarray(image_of(obs), np.uint8)
-        seen = self.perturb(clean, self.rng) if self.perturb is not None else np.asarray(decision.frame, np.uint8)
-        same = seen is clean or np.array_equal(seen, clean)
-        maps = saliency_maps(self.policy, clean[None] if same else np.stack([clean, seen]), scale=False)
-        self.kept["target_attention"].append(target_attention(maps[0], self.env.target_mask()))
-        self.kept["saliency_ssim"].append(1.0 if same else saliency_ssim(maps[0], maps[1]))
+def _registered(name: str) -> str:
+    if name not in _REGISTRY:
+        raise LookupError(f"recorder '{name}' is not registered (known: {', '.join(sorted(_REGISTRY)) or 'none'}); "
+                          "import the module that calls register_recorder for it (navlnn.evaluation registers "
+                          "'attention') before flying")
+    return name
 
-    def finish(self, env: Any, info: Mapping, outcome: str) -> dict[str, np.ndarray]:
-        self.env.track_target_mask = False
-        self.env = None
-        return {k: np.asarray(v, np.float64) for k, v in self.kept.items()}
+
+_MOVED = {"AttentionRecorder": "navlnn.evaluation.attention", "ATTENTION_STREAM": "navlnn.rollout.seeds"}
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved out of this module, for one more release (with a ``DeprecationWarning``)."""
+    if name in _MOVED:
+        warnings.warn(f"navlnn.rollout.recorders.{name} is deprecated and will be removed in the next release; "
+                      f"import it from {_MOVED[name]}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

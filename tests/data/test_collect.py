@@ -16,8 +16,8 @@ from hydra import compose, initialize_config_dir
 from _demos import quiet, tiny_spec
 from envs.config import CONF_DIR
 from navlnn.commands.collect import spec_from_config
-from navlnn.data.collect import collect, episode_plan
 from navlnn.data.format import DatasetError, read_manifest, scan_episodes
+from navlnn.rollout.collect import collect, episode_plan
 from navlnn.rollout.noise import InjectedNoise, NoiseParams
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from navlnn.evaluation.evaluate import attention_table
 from navlnn.evaluation.metrics import aggregate
+from navlnn.evaluation.report import attention_table
 from navlnn.evaluation.saliency import saliency_ssim, ssim, target_attention
-from navlnn.evaluation.stress import ImagePerturbation
 from navlnn.evaluation.video import TARGET_OUTLINE, outline_mask
 from navlnn.rollout.jobs import CheckpointPolicy, EnvFactory, FlyOptions, Job, run_jobs
+from navlnn.rollout.perturbations import ImagePerturbation
 
 TRAINED = Path(__file__).resolve().parents[1] / "rollout" / "ncp_cfc_tiny.pt"  # a 64x36 policy, saliency not all zero
 
@@ -248,7 +248,9 @@ def test_an_evaluation_with_attention_writes_the_columns_and_summary(tmp_path):
     import csv
     import json
 
-    from navlnn.evaluation.evaluate import evaluate, plan, write_report
+    from navlnn.evaluation.plan import plan
+    from navlnn.evaluation.report import write_report
+    from navlnn.evaluation.run import evaluate
 
     the_plan = plan(str(TRAINED), ["summer"], [{"name": "fly_to_target", "time_limit_s": 1.0}], 2, 0,
                     {"name": "cf2x"}, None, {}, reference_expert=False, attention=True,
@@ -292,11 +294,11 @@ def test_navlnn_eval_attention_true_writes_the_columns(tmp_path):
 
 
 def test_job_keys_without_the_later_options_are_those_saved_episodes_carry():
-    from navlnn.rollout.jobs import job_key
+    from navlnn.rollout.keys import job_key, legacy_job_key
 
     job = Job(CheckpointPolicy("x.pt"), EnvFactory.of(scene="summer"), 5,
               FlyOptions(perturb=ImagePerturbation(noise=0.1), beta=0.3), (("a", 1),))
-    assert job_key(job) == "8277fb8a1d14bb45de8b"  # the key before attention and camera roll existed
+    assert legacy_job_key(job) == "8277fb8a1d14bb45de8b"  # the key before attention and camera roll existed
     on = Job(job.policy, job.env, job.seed, FlyOptions(perturb=ImagePerturbation(noise=0.1), beta=0.3, attention=True),
              job.tags)
     rolled = Job(job.policy, job.env, job.seed, FlyOptions(perturb=ImagePerturbation(noise=0.1, roll_deg=5.0), beta=0.3),

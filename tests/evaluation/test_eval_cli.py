@@ -87,7 +87,7 @@ def test_bad_input_stops_the_command_with_one_clear_message(args, message, check
 def test_bad_input_gives_one_clear_message(case, message, checkpoint, other_camera, tmp_path):
     from _tiny import CAMERA
 
-    from navlnn.evaluation.evaluate import BadInput, check_env_fits, plan
+    from navlnn.evaluation.plan import BadInput, check_env_fits, plan
 
     kwargs = {"checkpoints": str(checkpoint), "scenes": ["summer"], "tasks": ["fly_to_target"], "episodes": 1, "seed": 0,
               "drone": {"name": "cf2x", "camera": CAMERA}, "expert": None, "stress": {}}
@@ -122,7 +122,8 @@ def test_bad_input_gives_one_clear_message(case, message, checkpoint, other_came
 def test_interrupted_evaluation_resumes_from_saved_episodes(checkpoint, tmp_path):
     from _tiny import CAMERA, SHORT_TASK
 
-    from navlnn.evaluation.evaluate import evaluate, plan
+    from navlnn.evaluation.plan import plan
+    from navlnn.evaluation.run import evaluate
 
     the_plan = plan(str(checkpoint), ["summer"], [SHORT_TASK], 2, 0, {"name": "cf2x", "camera": CAMERA}, None, {})
     messages: list[str] = []
@@ -142,7 +143,7 @@ def test_interrupted_evaluation_resumes_from_saved_episodes(checkpoint, tmp_path
 def test_a_scene_with_overridden_settings_flies_them_under_its_label(checkpoint, tmp_path):
     from _tiny import CAMERA
 
-    from navlnn.evaluation.evaluate import BadInput, plan, scene_label
+    from navlnn.evaluation.plan import BadInput, plan, scene_label
 
     blue = {"name": "fall", "layout": "forest", "ground": {"colors": [[20, 40, 230]]}, "label": "fall-blue-ground"}
     kwargs = {"checkpoints": str(checkpoint), "tasks": ["fly_to_target"], "episodes": 1, "seed": 0,

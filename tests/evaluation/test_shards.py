@@ -12,7 +12,8 @@ import yaml
 from _tiny import SHORT_TASK
 
 from envs.config import CONF_DIR
-from navlnn.evaluation.evaluate import BadInput, evaluate, parse_shard, plan, plan_jobs, shard_jobs
+from navlnn.evaluation.plan import BadInput, plan, plan_jobs
+from navlnn.evaluation.run import evaluate, parse_shard, shard_jobs
 
 
 def _plan(checkpoint):

@@ -9,9 +9,9 @@ from _tiny import CONF, tiny_policy
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from navlnn.evaluation.evaluate import plan
-from navlnn.evaluation.stress import ImagePerturbation, roll
+from navlnn.evaluation.plan import plan
 from navlnn.rollout.jobs import FlyOptions, fly
+from navlnn.rollout.perturbations import ImagePerturbation, roll
 
 IMAGE = np.random.default_rng(1).integers(0, 256, (36, 64, 3)).astype(np.uint8)
 

@@ -8,8 +8,8 @@ import pytest
 from _tiny import HW, tiny_policy
 
 from envs.expert import Expert
-from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
 from navlnn.rollout.jobs import CheckpointPolicy, FlyOptions, fly, run
+from navlnn.rollout.perturbations import FrameTiming, ImagePerturbation
 
 
 def test_expert_alone_flies_to_the_target_and_arrays_line_up(env):

@@ -7,10 +7,10 @@ import pytest
 import torch
 from _tiny import tiny_policy
 
-from navlnn.evaluation.stress import FrameTiming, ImagePerturbation
 from navlnn.rollout.actors import PolicyActor, Query
 from navlnn.rollout.jobs import CheckpointPolicy, ExpertFactory, FlyOptions, Job, run_jobs
 from navlnn.rollout.loop import call_policy
+from navlnn.rollout.perturbations import FrameTiming, ImagePerturbation
 
 
 def test_a_batched_policy_call_gives_each_actor_its_batch_of_one_command():
