@@ -34,3 +34,29 @@ def test_tiny_pipeline_produces_table_chart_and_video(tmp_path):
     videos = list((run / "video").glob("*.mp4"))
     assert videos and videos[0].stat().st_size > 10_000
     assert str((run / "eval" / "summary.md").resolve()) in result.stdout
+
+
+def test_a_stage_gets_the_pipelines_own_config_folders(tmp_path, monkeypatch):
+    """A scene or model of one's own (found through hydra.searchpath) reaches every stage."""
+    from navlnn.commands import pipeline
+
+    seen = []
+
+    class Finished:
+        returncode = 0
+
+        def __init__(self, command, **kwargs):
+            seen.append(command)
+            self.stdout = type("Out", (), {"read1": lambda self, n: b""})()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(pipeline.subprocess, "Popen", Finished)
+    pipeline._run_stage("eval", ["eval", "scene=desert"], tmp_path, ["file:///conf/mine", "pkg://other"])
+    pipeline._run_stage("eval", ["eval"], tmp_path)
+    assert "hydra.searchpath=[file:///conf/mine,pkg://other]" in seen[0]
+    assert not any(arg.startswith("hydra.searchpath") for arg in seen[1])

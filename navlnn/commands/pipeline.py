@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -78,10 +79,12 @@ def stage_commands(cfg: DictConfig, run_dir: Path) -> dict[str, list[str]]:
     }
 
 
-def _run_stage(name: str, args: list[str], folder: Path) -> None:
+def _run_stage(name: str, args: list[str], folder: Path, searchpath: Sequence[str] = ()) -> None:
     """Run one stage with its output passed through as is (progress bars included); raises naming the
-    stage, with its last output, on failure."""
-    command = [sys.executable, "-m", "navlnn.cli", *args, f"hydra.run.dir={folder}"]
+    stage, with its last output, on failure. ``searchpath``: the pipeline's own config folders (a scene
+    or model of one's own), handed on to the stage."""
+    forwarded = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
+    command = [sys.executable, "-m", "navlnn.cli", *args, *forwarded, f"hydra.run.dir={folder}"]
     print(f"\n=== {name}: navlnn {' '.join(args)}", flush=True)
     started = time.perf_counter()
     tail = bytearray()
@@ -105,7 +108,7 @@ def run(cfg: DictConfig) -> list[Path]:
     timings = {}
     for name in STAGES:
         t0 = time.perf_counter()
-        _run_stage(name, commands[name], run_dir / name)
+        _run_stage(name, commands[name], run_dir / name, list(HydraConfig.get().searchpath))
         timings[name] = time.perf_counter() - t0
     table = run_dir / "eval" / "summary.md"
     chart = run_dir / "eval" / "success.png"

@@ -70,13 +70,13 @@ class Plan:
 
 
 def scene_label(scene: str | Mapping) -> str:
-    """The label of a scene given by name (``"winter+fog"``) or as a mapping: its ``label`` key
+    """The label of a scene given by name (``"winter+fog"``), as a YAML path (its name), or as a mapping: its ``label`` key
     when set (``+scene.label=...``, for a scene with overridden settings), else name and modifiers."""
-    from envs.scene import resolve_scene
+    from envs.scene import is_scene_file, resolve_scene
 
-    if not isinstance(scene, Mapping):
-        return str(scene)
-    return str(scene.get("label") or resolve_scene(scene)["full_name"])
+    if isinstance(scene, Mapping) and scene.get("label"):
+        return str(scene["label"])
+    return str(resolve_scene(scene)["full_name"]) if isinstance(scene, Mapping) or is_scene_file(scene) else str(scene)
 
 
 def chosen(config: Mapping, one: str, many: str) -> list:

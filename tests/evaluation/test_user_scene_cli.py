@@ -96,3 +96,11 @@ def test_an_unchanged_copy_of_a_benchmark_scene_on_the_search_path_is_that_scene
     my_conf(tmp_path / "my_conf", fall=desert("fall"))
     with pytest.raises(ValueError, match="'fall' is a benchmark scene"):
         refuse_shadowing("fall", folders)
+
+
+def test_a_scene_given_as_a_path_is_labelled_by_its_name(tmp_path):
+    from navlnn.evaluation.plan import scene_label
+
+    path = my_conf(tmp_path, desert=desert()) / "scene" / "desert.yaml"
+    assert scene_label(str(path)) == "desert" and scene_label(path) == "desert"
+    assert scene_label("fall") == "fall" and scene_label({"name": "fall", "label": "red fall"}) == "red fall"
