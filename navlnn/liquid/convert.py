@@ -20,7 +20,6 @@ def _copy(dst: torch.Tensor, src: torch.Tensor) -> None:
         dst.copy_(src.detach().reshape(dst.shape))
 
 
-
 _ACTIVATIONS = {"LeCun": "lecun_tanh", "Tanh": "tanh", "ReLU": "relu", "SiLU": "silu", "GELU": "gelu"}
 _MAPPINGS = {"affine": "affine", "linear": "linear"}
 _LTC_PARAMETERS = ("gleak", "vleak", "cm", "sigma", "mu", "w", "erev", "sensory_sigma", "sensory_mu", "sensory_w",
@@ -45,8 +44,8 @@ def _dense_cell_args(cell: Any) -> dict[str, Any]:
     }
 
 
-def _copy_dense_cell(ours: CfC, cell: Any) -> None:
-    """ncps ``CfCCell`` weights into a dense CfC: backbone, the four heads stacked, ``w_tau``/``A``."""
+def _copy_dense_cell(ours: CfCCell, cell: Any) -> None:
+    """ncps ``CfCCell`` weights into our dense cell: backbone, the four heads stacked, ``w_tau``/``A``."""
     linears = [m for m in (cell.backbone or []) if isinstance(m, nn.Linear)]
     ours_linears = [m for m in [ours.backbone_in, *ours.backbone_rest] if isinstance(m, nn.Linear)]
     for mine, theirs in zip(ours_linears, linears):
@@ -60,8 +59,8 @@ def _copy_dense_cell(ours: CfC, cell: Any) -> None:
         _copy(ours.A, cell.A)
 
 
-def _copy_wired_cell(ours: CfC, cell: Any) -> None:
-    """ncps ``WiredCfCCell`` weights (one CfCCell per layer) into our block matrix."""
+def _copy_wired_cell(ours: WiredCfCCell, cell: Any) -> None:
+    """ncps ``WiredCfCCell`` weights (one CfCCell per layer) into our cell's block matrix."""
     n_in, units, offs = ours.input_size, ours.hidden_size, ours.layer_offsets
     with torch.no_grad():
         ours.weight.zero_()
@@ -81,7 +80,7 @@ def _copy_wired_cell(ours: CfC, cell: Any) -> None:
                 ours.A[offs[l]: offs[l + 1]] = layer.A.reshape(-1)
 
 
-def _copy_ltc_cell(ours: LTC, cell: Any) -> None:
+def _copy_ltc_cell(ours: LTCCell, cell: Any) -> None:
     for name in _LTC_PARAMETERS:
         mine = getattr(ours, name)
         if mine is not None:
@@ -112,11 +111,11 @@ def _cfc(module: Any, reference: torch.Tensor) -> CfC:
     if type(cell).__name__ == "WiredCfCCell":
         ours = CfC(module.input_size, wiring_from_ncps(module.wiring), mode=cell._layers[0].mode, **common)
         _in_dtype_of(ours, reference)
-        _copy_wired_cell(ours, cell)
+        _copy_wired_cell(ours.rnn_cell, cell)
     else:
         ours = CfC(module.input_size, cell.hidden_size, **common, **_dense_cell_args(cell))
         _in_dtype_of(ours, reference)
-        _copy_dense_cell(ours, cell)
+        _copy_dense_cell(ours.rnn_cell, cell)
     if ours.use_mixed:
         _copy_memory(ours, module.lstm)
     if proj is not None:
@@ -130,7 +129,7 @@ def _ltc(module: Any, reference: torch.Tensor) -> LTC:
     ours = LTC(module.input_size, wiring_from_ncps(module._wiring), return_sequences=module.return_sequences,
                batch_first=module.batch_first, mixed_memory=bool(module.use_mixed), **_ltc_cell_args(cell))
     _in_dtype_of(ours, reference)
-    _copy_ltc_cell(ours, cell)
+    _copy_ltc_cell(ours.rnn_cell, cell)
     if ours.use_mixed:
         _copy_memory(ours, module.lstm)
     return ours
@@ -169,7 +168,7 @@ def _in_dtype_of(ours: nn.Module, reference: torch.Tensor) -> None:
 _CONVERTERS = {"CfC": _cfc, "LTC": _ltc, "CfCCell": _cfc_cell, "WiredCfCCell": _wired_cfc_cell, "LTCCell": _ltc_cell}
 
 
-def from_ncps(module: nn.Module) -> CfC | LTC:
+def from_ncps(module: nn.Module) -> CfC | LTC | CfCCell | WiredCfCCell | LTCCell:
     """Our module holding the weights (and wiring) of an ``ncps.torch`` module, computing the same outputs.
 
     ``CfC`` and ``LTC`` become :class:`CfC` and :class:`LTC` (same ``batch_first``, ``return_sequences``,

@@ -14,6 +14,7 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
+from navlnn.liquid.cells import CfCCellBase, LTCCell
 from navlnn.liquid.cfc import CfC
 from navlnn.liquid.ltc import LTC
 
@@ -31,9 +32,9 @@ class StepModule(nn.Module):
 
 @contextlib.contextmanager
 def plain_operations(module: nn.Module) -> Iterator[None]:
-    """Eval mode and plain operations in every liquid submodule (the hand-written recurrences and
+    """Eval mode and plain operations in every liquid cell (the hand-written recurrences and
     compiled kernels are not exportable); restores both afterwards."""
-    liquid = [m for m in module.modules() if isinstance(m, (CfC, LTC))]
+    liquid = [m for m in module.modules() if isinstance(m, (CfCCellBase, LTCCell))]
     fused = [m.fused for m in liquid]
     training = module.training
     for m in liquid:

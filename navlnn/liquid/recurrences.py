@@ -8,7 +8,8 @@ preallocated time-major buffers (each step's slice contiguous), run backpropagat
 through time with a handful of operations per step, and compute every weight gradient
 in one matrix product over all steps.
 
-They are used by :class:`~navlnn.liquid.cfc.CfC` and :class:`~navlnn.liquid.ltc.LTC` in eager mode;
+They are used by the cells (:class:`~navlnn.liquid.cells.WiredCfCCell`, :class:`~navlnn.liquid.cells.CfCCell`
+and :class:`~navlnn.liquid.cells.LTCCell`, and so by the sequence modules that hold them) in eager mode;
 a TorchScript-compiled module falls back to plain autograd (same results, slower).
 The tests check outputs and all gradients against ncps and against plain autograd.
 """

@@ -1,15 +1,65 @@
-"""Shared helpers of the liquid sequence modules: input checks, timespans, the mixed-memory LSTM.
+"""Shared helpers of the liquid cells and sequence modules: input checks, timespans, the
+mixed-memory LSTM, checkpoint keys, cached derived weights.
 
-Everything here is TorchScript-compatible, so the modules that use it can be scripted.
+The helpers called from ``forward`` or ``step`` are TorchScript-compatible, so the modules that use
+them can be scripted.
 """
 
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
+
+from navlnn.liquid.wirings import Wiring, as_wiring
+
+
+def check_input_size(input_size: Any) -> int:
+    """``input_size`` if it is a positive integer; a ``ValueError`` that names it otherwise."""
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
+        raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
+    return input_size
+
+
+def built_wiring(wiring: Any, input_size: Optional[int], argument: str) -> Wiring:
+    """``wiring`` as a navlnn wiring (an ncps one is built for ``input_size`` and converted), which must
+    be built already when ``input_size`` is None (``argument`` is the caller's name for it)."""
+    wiring = as_wiring(wiring, input_size)
+    if not isinstance(wiring, Wiring):
+        raise ValueError(f"wiring must be a navlnn or ncps Wiring, got {type(wiring).__name__}")
+    if input_size is None and not wiring.is_built():
+        raise ValueError(
+            f"wiring is not built and {argument} is None: pass {argument} or call wiring.build(input_dim) first"
+        )
+    return wiring
+
+
+def cell_dt(ts: Union[Tensor, float, None], x: Tensor) -> Optional[Tensor]:
+    """A cell call's elapsed time ``ts`` (a number, a 0-d tensor, ``(B,)`` or ``(B, 1)``) as ``(B, 1)``."""
+    if ts is None:
+        return None
+    if x.dim() != 2:
+        raise ValueError(f"input: a cell takes one step of shape (batch, features), got {list(x.shape)}")
+    if not isinstance(ts, Tensor):
+        return x.new_full((x.size(0), 1), float(ts))
+    ts = ts.to(dtype=x.dtype, device=x.device)
+    if ts.numel() == 1:
+        return ts.reshape(1, 1).expand(x.size(0), 1)
+    if ts.numel() != x.size(0) or ts.dim() > 2 or (ts.dim() == 2 and ts.size(1) != 1):
+        raise ValueError(
+            f"ts: a cell takes one elapsed time, or one per sample ({x.size(0)},) or ({x.size(0)}, 1), "
+            f"got shape {list(ts.shape)}"
+        )
+    return ts.reshape(x.size(0), 1)
+
+
+def step_timespans(dt: Optional[Tensor]) -> Optional[Tensor]:
+    """``step``'s ``dt`` (``(B,)`` or ``(B, 1)``) as the timespans of a one-step sequence, ``(B, 1, 1)``."""
+    if dt is None:
+        return None
+    return dt.reshape(-1, 1, 1) if dt.dim() <= 1 else dt.unsqueeze(1)
 
 
 def prepare_inputs(
@@ -201,3 +251,28 @@ def param_versions(params: List[Tensor]) -> Tuple[int, ...]:
         key.append(p._version)
         key.append(p.data_ptr())
     return tuple(key)
+
+
+def move_cell_keys(module: nn.Module, state_dict: dict, prefix: str) -> None:
+    """Rename, in place, the keys of a state_dict saved before the sequence modules held a cell.
+
+    Until then a ``CfC`` or ``LTC`` held its parameters and circuit buffers itself (``weight``,
+    ``gleak``, ``adjacency``...); they are now its cell's (``rnn_cell.weight``...). Called from the
+    sequence module's ``_load_from_state_dict``, before its children load, so both layouts load.
+    """
+    cell = module.rnn_cell
+    moved = set(cell._parameters) | set(cell._buffers) | set(cell._modules)
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        name = key[len(prefix):]
+        first = name.split(".", 1)[0]
+        if first in moved and first not in module._modules and prefix + "rnn_cell." + name not in state_dict:
+            state_dict[prefix + "rnn_cell." + name] = state_dict.pop(key)
+
+
+def effective_parameter_count(module: nn.Module) -> int:
+    """A sequence module's trainable numbers that can influence the output: its cell's effective count
+    (masked-out and absent-synapse entries excluded) and everything outside the cell (memory, projection)."""
+    cell = module.rnn_cell
+    outside = sum(p.numel() for p in module.parameters() if p.requires_grad) - sum(
+        p.numel() for p in cell.parameters() if p.requires_grad)
+    return outside + cell.effective_parameter_count()

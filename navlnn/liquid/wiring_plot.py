@@ -1,15 +1,19 @@
-"""Draw a wiring as a picture: sensory, inter, command and motor neurons in columns."""
+"""Draw a wiring: navlnn's picture with sensory, inter, command and motor neurons in columns
+(:func:`draw_wiring`, ``wiring.draw(path)``), and ncps's networkx drawing (:func:`draw_graph`,
+``wiring.draw_graph()``).
+
+This module imports the wirings, never the reverse: ``navlnn.liquid`` hands these functions to
+:func:`navlnn.liquid.wirings.use_drawing`, behind the methods (see the note in ``wirings.py``).
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from navlnn.liquid.wirings import Wiring
+from navlnn.liquid.wirings import Wiring
 
 EXCITATORY_COLOR = "#2e9e44"
 INHIBITORY_COLOR = "#d1383d"
@@ -17,7 +21,7 @@ NEURON_COLORS = {"sensory": "#9a9a3a", "inter": "#3a76c4", "command": "#8e5bc2",
 COLUMN_ORDER = ("sensory", "inter", "command", "motor")
 
 
-def _column_positions(wiring: "Wiring") -> tuple[dict[str, list[int]], dict[tuple[str, int], tuple[float, float]]]:
+def _column_positions(wiring: Wiring) -> tuple[dict[str, list[int]], dict[tuple[str, int], tuple[float, float]]]:
     columns: dict[str, list[int]] = {"sensory": list(range(wiring.input_dim or 0))}
     for neuron in range(wiring.units):
         columns.setdefault(wiring.get_type_of_neuron(neuron), []).append(neuron)
@@ -32,7 +36,7 @@ def _column_positions(wiring: "Wiring") -> tuple[dict[str, list[int]], dict[tupl
     return {c: columns[c] for c in present}, positions
 
 
-def draw_wiring(wiring: "Wiring", path: str | os.PathLike, title: str | None = None, dpi: int = 150) -> str:
+def draw_wiring(wiring: Wiring, path: str | os.PathLike, title: str | None = None, dpi: int = 150) -> str:
     """Write a PNG of the circuit and return its path.
 
     Neurons are columns (sensory / inter / command / motor); excitatory synapses
@@ -99,3 +103,44 @@ def draw_wiring(wiring: "Wiring", path: str | os.PathLike, title: str | None = N
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def draw_graph(
+    wiring: Wiring,
+    layout: str = "shell",
+    neuron_colors: dict[str, str] | None = None,
+    synapse_colors: str | dict[str, str] | None = None,
+    draw_labels: bool = False,
+) -> list:
+    """Draw ``wiring.get_graph()`` on the current matplotlib axes with networkx (ncps's ``draw_graph``).
+
+    Returns legend handles, one per neuron type.
+    """
+    import matplotlib.patches as mpatches
+    import networkx as nx
+
+    layouts = {
+        "kamada": nx.kamada_kawai_layout,
+        "circular": nx.circular_layout,
+        "random": nx.random_layout,
+        "shell": nx.shell_layout,
+        "spring": nx.spring_layout,
+        "spectral": nx.spectral_layout,
+        "spiral": nx.spiral_layout,
+    }
+    if layout not in layouts:
+        raise ValueError(f"layout: unknown '{layout}'; valid layouts: {list(layouts)}")
+    if isinstance(synapse_colors, str):
+        synapse_colors = {"excitatory": synapse_colors, "inhibitory": synapse_colors}
+    synapse_colors = {"excitatory": "tab:green", "inhibitory": "tab:red", **(synapse_colors or {})}
+    colors = {"inter": "tab:blue", "motor": "tab:orange", "sensory": "tab:olive"}
+    colors.update(neuron_colors or {})
+    graph = wiring.get_graph()
+    pos = layouts[layout](graph)
+    for node, data in graph.nodes(data=True):
+        nx.draw_networkx_nodes(graph, pos, [node], node_color=colors.get(data["neuron_type"], "tab:blue"))
+    if draw_labels:
+        nx.draw_networkx_labels(graph, pos)
+    for src, dest, data in graph.edges(data=True):
+        nx.draw_networkx_edges(graph, pos, [(src, dest)], edge_color=synapse_colors[data["polarity"]])
+    return [mpatches.Patch(color=color, label=f"{kind.capitalize()} neurons") for kind, color in colors.items()]

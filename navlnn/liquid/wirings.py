@@ -17,7 +17,7 @@ The public interface of ``ncps.wirings`` is here too (its keyword names, ``get_c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,7 +31,30 @@ __all__ = [
     "wiring_from_ncps",
     "is_ncps_wiring",
     "as_wiring",
+    "use_drawing",
 ]
+
+
+# Drawing. The code that draws a wiring is in navlnn.liquid.wiring_plot, which imports this module;
+# this module never imports it (not even inside a method: a lazy import is still an arrow, and the two
+# would import each other). Wiring still has the methods, navlnn's `draw` and ncps's `draw_graph`, so
+# that a wiring draws itself as ncps's do; they call the functions handed to `use_drawing`, which the
+# package's __init__ does with wiring_plot's, and importing any navlnn.liquid module runs that first.
+# The alternatives: wiring_plot setting the methods onto Wiring would hide them from the class's own
+# definition, and a plotting base class for Wiring would make this module import the plot again.
+_DRAWING: dict[str, Callable[..., Any]] = {}
+
+
+def use_drawing(draw: Callable[..., str], draw_graph: Callable[..., list]) -> None:
+    """Set the functions behind :meth:`Wiring.draw` and :meth:`Wiring.draw_graph` (``navlnn.liquid``
+    sets :func:`~navlnn.liquid.wiring_plot.draw_wiring` and :func:`~navlnn.liquid.wiring_plot.draw_graph`)."""
+    _DRAWING.update(draw=draw, draw_graph=draw_graph)
+
+
+def _drawing(name: str) -> Callable[..., Any]:
+    if name not in _DRAWING:
+        raise RuntimeError(f"Wiring.{name}: no drawing functions are set; import navlnn.liquid, which sets them")
+    return _DRAWING[name]
 
 
 def _check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -168,9 +191,7 @@ class Wiring:
 
     def draw(self, path: str, title: str | None = None) -> str:
         """Draw the circuit to a PNG (see :func:`navlnn.liquid.wiring_plot.draw_wiring`)."""
-        from navlnn.liquid.wiring_plot import draw_wiring
-
-        return draw_wiring(self, path, title=title)
+        return _drawing("draw")(self, path, title=title)
 
     # ------------------------------------------------------------ ncps interface
     def erev_initializer(self, shape: Any = None, dtype: Any = None) -> np.ndarray:
@@ -242,36 +263,9 @@ class Wiring:
         """Draw :meth:`get_graph` on the current matplotlib axes with networkx (as ncps).
 
         Returns legend handles, one per neuron type. For a saved picture with the layers in
-        columns, see :meth:`draw`.
+        columns, see :meth:`draw`. Drawn by :func:`navlnn.liquid.wiring_plot.draw_graph`.
         """
-        import matplotlib.patches as mpatches
-        import networkx as nx
-
-        layouts = {
-            "kamada": nx.kamada_kawai_layout,
-            "circular": nx.circular_layout,
-            "random": nx.random_layout,
-            "shell": nx.shell_layout,
-            "spring": nx.spring_layout,
-            "spectral": nx.spectral_layout,
-            "spiral": nx.spiral_layout,
-        }
-        if layout not in layouts:
-            raise ValueError(f"layout: unknown '{layout}'; valid layouts: {list(layouts)}")
-        if isinstance(synapse_colors, str):
-            synapse_colors = {"excitatory": synapse_colors, "inhibitory": synapse_colors}
-        synapse_colors = {"excitatory": "tab:green", "inhibitory": "tab:red", **(synapse_colors or {})}
-        colors = {"inter": "tab:blue", "motor": "tab:orange", "sensory": "tab:olive"}
-        colors.update(neuron_colors or {})
-        graph = self.get_graph()
-        pos = layouts[layout](graph)
-        for node, data in graph.nodes(data=True):
-            nx.draw_networkx_nodes(graph, pos, [node], node_color=colors.get(data["neuron_type"], "tab:blue"))
-        if draw_labels:
-            nx.draw_networkx_labels(graph, pos)
-        for src, dest, data in graph.edges(data=True):
-            nx.draw_networkx_edges(graph, pos, [(src, dest)], edge_color=synapse_colors[data["polarity"]])
-        return [mpatches.Patch(color=color, label=f"{kind.capitalize()} neurons") for kind, color in colors.items()]
+        return _drawing("draw_graph")(self, layout, neuron_colors, synapse_colors, draw_labels)
 
 
 class FullyConnected(Wiring):

@@ -208,11 +208,12 @@ def test_float32_and_float64_agree():
 
 def test_ltc_explicit_constraints_clip():
     model = LTC(4, 6, implicit_param_constraints=False)
+    cell = model.rnn_cell  # the parameters are the cell's, as in ncps
     with torch.no_grad():
-        model.w.fill_(-1.0)
-        model.cm.fill_(-0.5)
+        cell.w.fill_(-1.0)
+        cell.cm.fill_(-0.5)
     model.apply_weight_constraints()
-    assert model.w.min() >= 0 and model.cm.min() >= 0
+    assert cell.w.min() >= 0 and cell.cm.min() >= 0
 
 
 # ---------------------------------------------------------------------------------- bad input
@@ -292,7 +293,7 @@ def test_compiled_ltc_splits_batch_over_threads_exactly():
 def test_effective_parameter_count_excludes_absent_synapses():
     wiring = AutoNCP(20, 4, seed=0)
     wired_cfc = CfC(6, wiring)
-    masked_out = int((wired_cfc.mask == 0).sum())
+    masked_out = int((wired_cfc.rnn_cell.mask == 0).sum())
     assert masked_out > 0
     assert wired_cfc.effective_parameter_count() == sum(p.numel() for p in wired_cfc.parameters()) - masked_out
     ltc = LTC(6, AutoNCP(20, 4, seed=0))

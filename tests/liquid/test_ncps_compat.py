@@ -447,8 +447,8 @@ def test_from_ncps_is_exact_in_float64(name):
     assert type(ours).__name__ == type(ref).__name__
     assert all(p.dtype == torch.float64 for p in ours.parameters())
     if hasattr(ref, "rnn_cell") and hasattr(ref.rnn_cell, "_params"):
-        assert torch.equal(ours.erev, ref.rnn_cell._params["erev"])  # not rounded through float32
-        assert torch.equal(ours.sensory_erev, ref.rnn_cell._params["sensory_erev"])
+        assert torch.equal(ours.rnn_cell.erev, ref.rnn_cell._params["erev"])  # not rounded through float32
+        assert torch.equal(ours.rnn_cell.sensory_erev, ref.rnn_cell._params["sensory_erev"])
     if "cell" in name:
         x, h = torch.randn(3, 6, dtype=torch.float64), torch.rand(3, ours.hidden_size, dtype=torch.float64)
         args = (x, h, 0.6)
