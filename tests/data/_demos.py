@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from envs.config import CONF_DIR
-from navlnn.data.collect import CollectSpec
+from navlnn.rollout.collect import CollectSpec
 
 CAMERA = {"width": 64, "height": 36}
 

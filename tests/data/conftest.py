@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from _demos import quiet, tiny_spec
-from navlnn.data.collect import collect
+from navlnn.rollout.collect import collect
 
 
 @pytest.fixture(scope="session")

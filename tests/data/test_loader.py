@@ -178,7 +178,7 @@ def test_errors_are_value_errors():
 
 def test_jpeg_dataset_reads_like_the_lossless_one(tmp_path):
     from _demos import quiet, tiny_spec
-    from navlnn.data.collect import collect
+    from navlnn.rollout.collect import collect
 
     collect(tiny_spec(), tmp_path / "npz", 1, workers=1, progress=False, log=quiet)
     manifest = collect(tiny_spec(image_codec="jpeg", jpeg_quality=90), tmp_path / "jpeg", 1, workers=1,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from navlnn.evaluation.evaluate import eval_seeds
+from navlnn.rollout.seeds import eval_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "experiments" / "ood_recipe"

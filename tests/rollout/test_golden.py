@@ -16,9 +16,10 @@ from _tiny import CAMERA, SHORT_TASK
 
 from envs.config import CONF_DIR
 from envs.expert import Expert
-from navlnn.data.collect import collect
+from navlnn.rollout.collect import collect
 from navlnn.data.format import load_episode, scan_episodes
-from navlnn.evaluation.evaluate import evaluate, plan
+from navlnn.evaluation.plan import plan
+from navlnn.evaluation.run import evaluate
 from navlnn.policies.checkpoint import load_policy
 from navlnn.rollout import ExpertActor, FlightRecorder, rollout
 from navlnn.rollout.jobs import EnvFactory, FlyOptions, fly
