@@ -24,8 +24,8 @@ from torch import Tensor, nn
 
 from navlnn.policies.heads import Head, LiquidHead
 from navlnn.policies.trunk import ConvTrunk
-from navlnn.policies.registry import (TARGET_KEY, check_action_dim, check_image_hw, check_model_config,
-                                      check_trunk_config, find_head, head_entry)
+from navlnn.policies.bounds import TARGET_KEY, check_action_dim, check_image_hw, check_trunk_config
+from navlnn.policies.registry import check_model_config, find_head, head_entry
 
 
 class Policy(nn.Module):
