@@ -30,7 +30,7 @@ LAYERS = {
     "navlnn.analysis": 6,
     "navlnn.study": 7,
     "navlnn.commands": 8,
-    "navlnn.cli": 8,
+    "navlnn.cli": 9,  # the entry point: dispatches to the commands
 }
 BASE = {"navlnn", "navlnn.constants", "navlnn.runtime", "navlnn.reproducibility", "navlnn.tracking"}
 # Names of the previous layout kept for one release: each is the new module under its old name, so it

@@ -8,7 +8,8 @@ Reads ``<run>/ood/<arm>/episodes.csv`` (the test flights of each arm's validated
 
 - ``table.md``: the protocol (validation and test seeds, when the choice was written and when the
   test began), per head the success of every arm in every condition with 95% Wilson intervals,
-  every arm minus baseline paired by layout (bootstrap over layouts), and the summer validation;
+  every arm minus baseline paired by layout (bootstrap over layouts, and the interval over training
+  seeds and layouts of `navlnn.analysis`), and the summer validation;
 - ``summary.csv`` (head x arm x condition), ``differences.csv``, ``validation.csv``;
 - ``success-<head>.png`` (bars with intervals, arms side by side per condition) and
   ``grid-<head>.png`` (arm x condition);
@@ -31,6 +32,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from navlnn.evaluation.metrics import bootstrap_interval
 from navlnn.evaluation.report import write_csv
@@ -91,24 +93,12 @@ def protocol_lines(choice: dict | None, used: dict | None) -> tuple[list[str], b
 
 
 def rank_correlation(x: list[float], y: list[float]) -> float:
-    """Spearman's rank correlation (ties share their mean rank); nan when a side has no spread."""
-
-    def ranks(values: list[float]) -> np.ndarray:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = np.zeros(len(values))
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            out[order[i:j + 1]] = (i + j) / 2
-            i = j + 1
-        return out
-
-    rx, ry = ranks(list(x)), ranks(list(y))
-    if len(rx) < 3 or rx.std() == 0 or ry.std() == 0:
+    """Spearman's rank correlation (``scipy.stats.spearmanr``: ties share their mean rank); nan for
+    fewer than 3 pairs or when a side has no spread."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or np.all(x == x[0]) or np.all(y == y[0]):
         return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
+    return float(stats.spearmanr(x, y).statistic)
 
 
 def choice_margins(validation: list[dict], choice: dict, head: str, resamples: int = 2000,
@@ -269,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
                     for c in cells]
         reference = REFERENCE_ARM if REFERENCE_ARM in arms else arms[0]
         # the study's helper gives reference minus arm; the ablation reads arm minus reference
-        diffs = [{**d, "difference": -d["difference"], "ci_low": -d["ci_high"], "ci_high": -d["ci_low"]}
+        diffs = [{**d, "difference": -d["difference"], "ci_low": -d["ci_high"], "ci_high": -d["ci_low"],
+                  "seeds_layouts_low": -d["seeds_layouts_high"], "seeds_layouts_high": -d["seeds_layouts_low"]}
                  for d in study.paired_differences(mine, reference, arms, scenes)]
         differences += [{"head": head, "arm": d["model"], **{k: v for k, v in d.items() if k != "model"}}
                         for d in diffs]
@@ -279,7 +270,10 @@ def main(argv: list[str] | None = None) -> None:
             table = table.replace(f"| {a} |", f"| {shown} |", 1)
         text += [f"## {head}", "", table,
                  f"{head}: each arm minus `{reference}` (percentage points), paired by layout, 95 % bootstrap "
-                 f"interval over layouts:", "", study.difference_table(diffs, arms, scenes)]
+                 f"interval over layouts:", "", study.difference_table(diffs, arms, scenes),
+                 f"{head}: the same differences with the 95 % interval over training seeds and layouts "
+                 f"(`navlnn.analysis`, paired by seed and layout; docs/analysis.md):", "",
+                 study.difference_table(diffs, arms, scenes, "seeds_layouts")]
         episodes = sorted({c["episodes"] for c in cells})
         study.bar_chart(args.results / f"success-{head}.png", cells, arms, scenes,
                         episodes[0] if len(episodes) == 1 else episodes,

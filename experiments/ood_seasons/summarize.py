@@ -10,7 +10,8 @@ and the training checkpoints, and writes into the results folder:
   evaluation; best validation loss per run.
 - ``fall_colours.csv`` and ``fall_colours.png`` when the fall colour ablation ran.
 - ``summary.csv`` (model x scene, pooled), ``per_seed.csv`` (checkpoint x scene) and
-  ``differences.csv`` (``ncp_cfc`` minus each other head per scene, paired by layout).
+  ``differences.csv`` (``ncp_cfc`` minus each other head per scene, paired by layout; its
+  ``seeds_layouts_*`` columns: the interval over training seeds and layouts of ``navlnn.analysis``).
 - ``success.png``: bars with the pooled interval and a dot per seed; ``success_grid.png``: the
   same rates as a grid.
 - ``layouts.csv``: per model, scene and layout (the environment seed), the success averaged over
@@ -53,8 +54,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
-from navlnn.evaluation.metrics import bootstrap_interval, wilson_interval
+from navlnn.analysis import differences, wilson_interval
+from navlnn.evaluation.metrics import bootstrap_interval
 from navlnn.evaluation.report import write_csv
 
 LEVEL = 0.95
@@ -129,7 +132,9 @@ def paired_differences(rows: list[dict], reference: str, models: list[str], scen
     Every checkpoint flies the same episode seeds, so episode ``i`` is one layout, start and
     target for all of them. A layout's score is its success averaged over a model's training
     seeds; the difference is averaged over layouts, and its interval comes from resampling
-    layouts (percentile bootstrap), which respects that the seeds of a model share layouts.
+    layouts (percentile bootstrap), which respects that the seeds of a model share layouts but
+    leaves the training seeds' own spread out. ``seeds_layouts_low``/``_high`` is the interval that
+    accounts for both (:func:`seed_aware_interval`).
     """
     out = []
     for s in scenes:
@@ -147,9 +152,21 @@ def paired_differences(rows: list[dict], reference: str, models: list[str], scen
                 continue
             diff = np.array([np.mean(score[reference][k]) - np.mean(score[m][k]) for k in layouts])
             lo, hi = bootstrap_interval(diff, LEVEL, resamples, seed)
+            low, high = seed_aware_interval(rows, reference, m, s)
             out.append({"scene": s, "model": m, "reference": reference, "layouts": len(layouts),
-                        "difference": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi)})
+                        "difference": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi),
+                        "seeds_layouts_low": low, "seeds_layouts_high": high})
     return out
+
+
+def seed_aware_interval(rows: list[dict], reference: str, model: str, scene: str) -> tuple[float, float]:
+    """95% interval of ``reference`` minus ``model`` in ``scene`` over training seeds and layouts
+    (``navlnn.analysis.differences``: paired by seed and layout, docs/analysis.md)."""
+    flights = pd.DataFrame([{"head": r["model"], "seed": seed_of(r["checkpoint"]), "layout": r["episode"],
+                             "scene": scene, "success": truthy(r["success"])}
+                            for r in rows if r["scene"] == scene and r["model"] in (reference, model)])
+    row = differences(flights, reference=model, level=LEVEL).iloc[0]
+    return float(row.ci_low), float(row.ci_high)
 
 
 def layout_rows(rows: list[dict]) -> list[dict]:
@@ -258,12 +275,14 @@ def before_after_chart(path: Path, changes: list[dict], models: list[str], scene
     plt.close(fig)
 
 
-def difference_table(diffs: list[dict], models: list[str], scenes: list[str]) -> str:
-    """Markdown: reference minus model, in percentage points with the paired interval."""
+def difference_table(diffs: list[dict], models: list[str], scenes: list[str], interval: str = "ci") -> str:
+    """Markdown: reference minus model, in percentage points with the paired interval (``interval``:
+    ``ci``, over layouts, or ``seeds_layouts``, over training seeds and layouts)."""
     head = "| vs | " + " | ".join(scenes) + " |\n|---|" + "---:|" * len(scenes) + "\n"
+    low, high = f"{interval}_low", f"{interval}_high"
     lines = []
     for m in models:
-        cells = [next((f"{round(100 * d['difference']):+d} [{round(100 * d['ci_low']):+d}, {round(100 * d['ci_high']):+d}]"
+        cells = [next((f"{round(100 * d['difference']):+d} [{round(100 * d[low]):+d}, {round(100 * d[high]):+d}]"
                        for d in diffs if d["model"] == m and d["scene"] == s), "-") for s in scenes]
         if any(c != "-" for c in cells):
             lines.append("| " + " | ".join([m, *cells]) + " |")
@@ -589,7 +608,10 @@ def main() -> None:
             rate_table(cells, models, scenes, "collision_rate"),
             f"Success of `{reference}` minus each other head (percentage points), paired by layout: each "
             f"layout's success averaged over a head's seeds, 95% bootstrap interval over layouts:", "",
-            difference_table(diffs, models, scenes)]
+            difference_table(diffs, models, scenes),
+            "The same differences with the 95% interval over training seeds and layouts (`navlnn.analysis`, "
+            "paired by seed and layout; docs/analysis.md):", "",
+            difference_table(diffs, models, scenes, "seeds_layouts")]
     if changes:
         text += [f"{labels[0]} → {labels[1]} (`{args.before}`): success (%) before and after, seeds pooled; below, "
                  f"the change in percentage points paired by layout over the layouts both runs flew (each layout's "

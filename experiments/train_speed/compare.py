@@ -6,10 +6,13 @@ its ``wall_seconds`` file, else the summary's ``seconds``) and ``OUT/validation/
 
 Intervals of a difference include the spread between training seeds: the arms are paired by
 seed (same data split, same validation windows) and by layout (the same validation flights), and
+``navlnn.analysis`` computes them (docs/analysis.md):
 
+* ``seeds+layouts t``: the study's interval (``navlnn.analysis.differences``: the seeds x layouts
+  t-interval of the paired differences, at least Newcombe's);
 * ``seed t``: a t-interval over the per-seed differences of the success rate (or of the loss);
-* ``seeds+layouts``: a two-level bootstrap: seeds resampled, then the layouts within each;
-* ``layouts only``: the layouts resampled with the seeds fixed (leaves the seed spread out; for
+* ``seeds+layouts bootstrap``: a two-stage bootstrap: seeds resampled, then the layouts within each;
+* ``layouts only``: the layouts resampled, seeds averaged (leaves the seed spread out; for
   comparison with the study's older intervals).
 
     python experiments/train_speed/compare.py outputs/train_speed experiments/train_speed/results
@@ -25,8 +28,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+from navlnn.analysis import differences, t_interval
+from navlnn.analysis.intervals import two_stage_bootstrap_interval
+
 RESAMPLES = 4000
 
 
@@ -57,26 +63,28 @@ def read_flights(out: Path, arm: str, runs: dict[int, dict]) -> dict[int, dict[t
     return flights
 
 
-def t_interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95 % t-interval of ``values`` (one per training seed)."""
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, math.nan, math.nan
-    half = T_975.get(len(values) - 1, 1.96) * float(values.std(ddof=1)) / math.sqrt(len(values))
-    return mean, mean - half, mean + half
+def flights_table(success: dict[str, np.ndarray], seeds: list[int], layouts: list[tuple]) -> pd.DataFrame:
+    """The arms' seeds x layouts successes as a ``navlnn.analysis`` flights table (one row per flight)."""
+    rows = [{"arm": arm, "seed": seed, "layout": f"{task}/{episode}", "scene": "summer validation",
+             "success": float(y[i, j])}
+            for arm, y in success.items() for i, seed in enumerate(seeds) for j, (task, episode) in enumerate(layouts)]
+    return pd.DataFrame(rows)
 
 
-def bootstrap(diff: np.ndarray, seeds: bool, rng: np.random.Generator) -> tuple[float, float]:
-    """95 % percentile interval of the mean of ``diff`` (seeds x layouts): layouts resampled within
-    each seed, and the seeds too when ``seeds``."""
-    n_seeds, n_layouts = diff.shape
-    means = np.empty(RESAMPLES)
-    for r in range(RESAMPLES):
-        rows = rng.integers(0, n_seeds, n_seeds) if seeds else np.arange(n_seeds)
-        cols = rng.integers(0, n_layouts, (n_seeds, n_layouts))
-        means[r] = diff[rows[:, None], cols].mean()
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
+def success_difference(success: dict[str, np.ndarray], seeds: list[int], layouts: list[tuple], reference: str,
+                       arm: str) -> dict:
+    """``arm`` minus ``reference`` in success, with the four labelled 95 % intervals (module docstring)."""
+    row = differences(flights_table(success, seeds, layouts), arm="arm", reference=reference,
+                      resamples=RESAMPLES).iloc[0]
+    diff = success[arm] - success[reference]
+    return {
+        "mean": float(diff.mean()),
+        "seeds_and_layouts_t": [float(row.ci_low), float(row.ci_high)],
+        "seed_t": list(t_interval(diff.mean(axis=1))),
+        "seeds_and_layouts": list(two_stage_bootstrap_interval(diff, resamples=RESAMPLES, seed=0)),
+        "layouts_only": [float(row.layouts_low), float(row.layouts_high)],
+        "method": row.method,
+    }
 
 
 def main() -> None:
@@ -93,9 +101,6 @@ def main() -> None:
     seeds = sorted(set(runs[reference]) & set(runs[arm]))
     layouts = sorted(set.intersection(*(set(flights[a][s]) for a in (reference, arm) for s in seeds)))
     success = {a: np.array([[flights[a][s][lay] for lay in layouts] for s in seeds]) for a in (reference, arm)}
-    diff = success[arm] - success[reference]
-    rng = np.random.default_rng(0)
-    per_seed_diff = diff.mean(axis=1)
     loss = {a: np.array([runs[a][s]["val_loss"] for s in seeds]) for a in (reference, arm)}
     wall = {a: np.array([runs[a][s]["seconds"] or math.nan for s in seeds], dtype=float) for a in (reference, arm)}
     summary = {
@@ -105,14 +110,9 @@ def main() -> None:
                           "success": float(success[a][i].mean())} for i, s in enumerate(seeds)]
                      for a in (reference, arm)},
         "success": {a: float(success[a].mean()) for a in (reference, arm)},
-        "success_difference": {
-            "mean": float(diff.mean()),
-            "seed_t": t_interval(per_seed_diff)[1:],
-            "seeds_and_layouts": bootstrap(diff, True, rng),
-            "layouts_only": bootstrap(diff, False, rng),
-        },
+        "success_difference": success_difference(success, seeds, layouts, reference, arm),
         "val_loss_difference": {"mean": float((loss[arm] - loss[reference]).mean()),
-                                "seed_t": t_interval(loss[arm] - loss[reference])[1:]},
+                                "seed_t": list(t_interval(loss[arm] - loss[reference]))},
         "wall_seconds_median": {a: float(np.nanmedian(wall[a])) for a in (reference, arm)},
     }
     summary["wall_ratio"] = summary["wall_seconds_median"][arm] / summary["wall_seconds_median"][reference]
@@ -139,7 +139,9 @@ def write_table(path: Path, s: dict, seeds: list[int], reference: str, arm: str,
                      f"**{100 * s['success'][a]:.0f} %** |")
     d = s["success_difference"]
     lines += ["", f"{arm} minus {reference}, success (points): **{pct(d['mean'])}**, "
-                  f"95 % intervals: seeds+layouts bootstrap [{pct(d['seeds_and_layouts'][0])}, "
+                  f"95 % intervals: seeds+layouts t [{pct(d['seeds_and_layouts_t'][0])}, "
+                  f"{pct(d['seeds_and_layouts_t'][1])}] (navlnn.analysis), "
+                  f"seeds+layouts bootstrap [{pct(d['seeds_and_layouts'][0])}, "
                   f"{pct(d['seeds_and_layouts'][1])}], t over {len(seeds)} seed-paired differences "
                   f"[{pct(d['seed_t'][0])}, {pct(d['seed_t'][1])}], layouts only "
                   f"[{pct(d['layouts_only'][0])}, {pct(d['layouts_only'][1])}].",
@@ -170,8 +172,8 @@ def chart(path: Path, s: dict, reference: str, arm: str) -> None:
         ax.grid(axis="y", alpha=0.3)
     axes[1].set_ylim(bottom=0)
     d = s["success_difference"]
-    fig.suptitle(f"{arm} - {reference}: {pct(d['mean'])} points [{pct(d['seeds_and_layouts'][0])}, "
-                 f"{pct(d['seeds_and_layouts'][1])}] (seeds+layouts); time {s['wall_ratio']:.2f}x", fontsize=9)
+    fig.suptitle(f"{arm} - {reference}: {pct(d['mean'])} points [{pct(d['seeds_and_layouts_t'][0])}, "
+                 f"{pct(d['seeds_and_layouts_t'][1])}] (seeds+layouts t); time {s['wall_ratio']:.2f}x", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

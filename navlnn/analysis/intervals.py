@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from navlnn.evaluation import metrics
+
 LEVEL = 0.95
 RESAMPLES = 2000
 
@@ -33,14 +35,13 @@ def check_level(level: float) -> float:
 
 
 def wilson_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float, float]:
-    """Wilson score interval of a binomial rate (``scipy.stats.binomtest``); ``(nan, nan)`` for ``n == 0``."""
+    """Wilson score interval of a binomial rate (``scipy.stats.binomtest``); ``(nan, nan)`` for ``n == 0``.
+
+    The one Wilson interval of navlnn: ``navlnn.evaluation.metrics.wilson_interval`` (exactly 0 or 1
+    at an end when no or every trial succeeded), which ``navlnn eval``'s summaries use too.
+    """
     check_level(level)
-    if n < 0 or not 0 <= successes <= n:
-        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
-    if n == 0:
-        return (math.nan, math.nan)
-    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
-    return (float(ci.low), float(ci.high))
+    return metrics.wilson_interval(successes, n, level)
 
 
 def newcombe_interval(successes_a: int, n_a: int, successes_b: int, n_b: int,

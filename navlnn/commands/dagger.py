@@ -8,17 +8,17 @@ from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from navlnn import tracking
-from navlnn.commands.train import TRAIN_KEYS, split_episodes
+from navlnn.commands.train import split_episodes, training_config
 from navlnn.data.concat import ConcatWindows
 from navlnn.data.format import read_manifest
 from navlnn.data.loader import Demonstrations, SequenceWindows
 from navlnn.policies.policy import build_policy
 from navlnn.policies.checkpoint import action_space_spec, load_policy
 from navlnn.rollout.collect import CollectSpec, collect
-from navlnn.training.loop import TrainConfig, fit
+from navlnn.training.loop import fit
 
 DAGGER_SEED_OFFSET = 1_000_003  # round r collects with seed (seed + 1) * offset + r: disjoint from the expert data
 
@@ -36,12 +36,13 @@ def round_spec(expert_spec: dict, seed: int, round_index: int, checkpoint: Path,
     return CollectSpec(**spec)
 
 
-def _windows(folders: list[Path], cfg: DictConfig) -> tuple[ConcatWindows, ConcatWindows, tuple[int, int]]:
+def _windows(folders: list[Path], cfg: DictConfig, split_seed: int) -> tuple[ConcatWindows, ConcatWindows,
+                                                                          tuple[int, int]]:
     train, val, camera = [], [], None
     for folder in folders:
         everything = Demonstrations(folder, action_space=action_space_spec())
         train_ids, val_ids = split_episodes([int(r["index"]) for r in everything.episodes],
-                                            float(cfg.train.val_fraction), int(cfg.seed))
+                                            float(cfg.train.val_fraction), split_seed)
         for ids, out in ((train_ids, train), (val_ids, val)):
             demos = Demonstrations(folder, camera=camera, episodes=ids, action_space=action_space_spec())
             camera = demos.camera
@@ -58,8 +59,9 @@ def run(cfg: DictConfig) -> list[Path]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     expert_data = Path(str(cfg.data))
     expert_spec = read_manifest(expert_data)["spec"]
-    config = OmegaConf.to_container(cfg, resolve=True)
-    train_cfg = TrainConfig(seed=int(cfg.seed), **{k: v for k, v in config["train"].items() if k in TRAIN_KEYS})
+    config, train_cfg = training_config(cfg)
+    seeds = train_cfg.role_seeds()
+    torch.manual_seed(seeds["init_seed"])  # round 0's initial weights; later rounds start from the last best.pt
     tracker = tracking.start(config["logger"], config, run_dir, name=f"dagger-{cfg.model.name}-seed{cfg.seed}")
     folders, rounds, best = [expert_data], [], None
     try:
@@ -74,7 +76,7 @@ def run(cfg: DictConfig) -> list[Path]:
                 folders.append(round_dir / "data")
                 print(f"round {r}: beta {beta:.3f}, flown episodes' success "
                       f"{manifest['summary']['success_rate']:.2f} ({manifest['summary']['episodes']} episodes)")
-            train_windows, val_windows, camera = _windows(folders, cfg)
+            train_windows, val_windows, camera = _windows(folders, cfg, seeds["split_seed"])
             policy = build_policy(cfg.model, camera, allow_targets=True) if best is None else load_policy(best, camera)
             if r == 0:
                 print(policy.describe())
@@ -94,5 +96,5 @@ def run(cfg: DictConfig) -> list[Path]:
     finally:
         tracker.finish()
     summary = run_dir / "dagger_summary.json"
-    summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), "rounds": rounds}, indent=2))
+    summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), **seeds, "rounds": rounds}, indent=2))
     return [best, summary]

@@ -34,6 +34,19 @@ def split_episodes(indices: list[int], val_fraction: float, seed: int) -> tuple[
     return train, val
 
 
+def training_config(cfg: DictConfig) -> tuple[dict, TrainConfig]:
+    """The run's resolved config, with the effective seed of each role written into its ``train``
+    section (so the checkpoints' ``run_config`` says which split, initialisation and draws made
+    them), and the :class:`TrainConfig` of ``fit``."""
+    if cfg.get("seed") is None:
+        raise ValueError("seed: the run needs a seed (seed=0); train.split_seed, train.init_seed and "
+                         "train.augment_seed default to it")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    train_cfg = TrainConfig(seed=int(cfg.seed), **{k: v for k, v in config["train"].items() if k in TRAIN_KEYS})
+    config["train"].update(train_cfg.role_seeds())
+    return config, train_cfg
+
+
 def _init_distributed() -> int:
     """Join the process group when started by torchrun (gloo on CPU); returns this process's rank."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
@@ -51,13 +64,15 @@ def run(cfg: DictConfig) -> list[Path]:
                   f"deterministic algorithms")
     elif cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    torch.manual_seed(int(cfg.seed))
+    config, train_cfg = training_config(cfg)
+    seeds = train_cfg.role_seeds()
+    torch.manual_seed(seeds["init_seed"])
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     data = Path(str(cfg.data))
     expect = dict(action_space=action_space_spec())
     everything = Demonstrations(data, **expect)
     train_ids, val_ids = split_episodes([int(r["index"]) for r in everything.episodes],
-                                        float(cfg.train.val_fraction), int(cfg.seed))
+                                        float(cfg.train.val_fraction), seeds["split_seed"])
     del everything
     camera = None
     windows = {}
@@ -71,8 +86,6 @@ def run(cfg: DictConfig) -> list[Path]:
         print(policy.describe())
         print(f"data {data}: {len(train_ids)} train / {len(val_ids)} val episodes, "
               f"{len(windows['train'])} / {len(windows['val'])} windows of {cfg.train.seq_len} frames")
-    config = OmegaConf.to_container(cfg, resolve=True)
-    train_cfg = TrainConfig(seed=int(cfg.seed), **{k: v for k, v in config["train"].items() if k in TRAIN_KEYS})
     group = cfg.logger.group or ("sweep" if HydraConfig.get().mode.name == "MULTIRUN" else None)
     logger = {**config["logger"], "group": group} if rank == 0 else {"mode": "disabled"}
     tracker = tracking.start(logger, config, run_dir, name=f"{cfg.model.name}-seed{cfg.seed}")
@@ -87,7 +100,8 @@ def run(cfg: DictConfig) -> list[Path]:
     if rank != 0:
         return []
     summary = run_dir / "train_summary.json"
-    summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), "parameters": counts,
+    summary.write_text(json.dumps({"model": cfg.model.name, "seed": int(cfg.seed), **seeds, "val_episodes": val_ids,
+                                   "parameters": counts,
                                    "best_val_loss": result.best_val_loss, "stopped_early": result.stopped_early,
                                    "constant_val_loss": result.constant_val_loss, "learned": result.learned,
                                    "seconds": round(time.perf_counter() - started, 1),

@@ -11,17 +11,19 @@ figures of :mod:`navlnn.evaluation.saliency`, with ``target_attention_frames``, 
 target was seen in (``target_attention`` is NaN, an empty cell, where there were none).
 
 Aggregates (:func:`aggregate`): rates with Wilson score intervals, means with percentile
-bootstrap intervals (seeded, so the same episodes give the same intervals).
+bootstrap intervals (seeded, so the same episodes give the same intervals); scipy does the
+arithmetic (``scipy.stats.binomtest``, ``scipy.stats.bootstrap``). These intervals take every
+episode as independent; ``navlnn.analysis`` gives the intervals of a study (training seeds and layouts).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from statistics import NormalDist
 from typing import Any, Optional
 
 import numpy as np
+from scipy import stats
 
 from navlnn.constants import OUTCOMES
 from navlnn.rollout.flight import Flight
@@ -98,41 +100,40 @@ def attention_metrics(episode: Flight) -> dict[str, Any]:
             "saliency_ssim": float(ssim.mean()) if len(ssim) else math.nan}
 
 
-def _z(level: float) -> float:
+def _check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
         raise ValueError(f"confidence level must be in (0, 1), got {level}")
-    return NormalDist().inv_cdf(0.5 + level / 2.0)
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial rate; ``(nan, nan)`` for ``n == 0``."""
+    """Wilson score interval of a binomial rate (``scipy.stats.binomtest``); ``(nan, nan)`` for ``n == 0``.
+
+    Exactly 0 (1) at the lower (upper) end when no (every) trial succeeded.
+    """
+    _check_level(level)
     if n < 0 or not 0 <= successes <= n:
         raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
     if n == 0:
         return (math.nan, math.nan)
-    z = _z(level)
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    low = 0.0 if successes == 0 else max(0.0, float(ci.low))
+    high = 1.0 if successes == n else min(1.0, float(ci.high))
     return (low, high)
 
 
 def bootstrap_interval(values: Sequence[float], level: float = 0.95, resamples: int = 2000,
                        seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (NaNs dropped); ``(nan, nan)`` if empty, the value if one."""
+    """Percentile bootstrap interval of the mean (``scipy.stats.bootstrap``, its resamples drawn from
+    ``numpy.random.default_rng(seed)``); NaNs dropped; ``(nan, nan)`` if empty, the value if one."""
     x = np.asarray([v for v in values if v is not None and np.isfinite(v)], float)
-    _z(level)
+    _check_level(level)
     if len(x) == 0:
         return (math.nan, math.nan)
     if len(x) == 1 or np.all(x == x[0]):
         return (float(x[0]), float(x[0]))
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(int(resamples), len(x)))].mean(axis=1)
-    lo, hi = np.quantile(means, [0.5 - level / 2.0, 0.5 + level / 2.0])
-    return (float(lo), float(hi))
+    ci = stats.bootstrap((x,), np.mean, confidence_level=level, n_resamples=int(resamples), method="percentile",
+                         rng=np.random.default_rng(seed)).confidence_interval
+    return (float(ci.low), float(ci.high))
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], keys: Sequence[str] = ("model", "scene", "task"),

@@ -1,7 +1,7 @@
 """One behaviour-cloning loop for every policy: windows of frames in, expert actions as labels.
 
 Exact resume: the order of windows and the augmentation of each batch are functions of
-``(seed, epoch, batch index)``, and the checkpoint holds the optimiser, schedule and random
+``(augment seed, epoch, batch index)``, and the checkpoint holds the optimiser, schedule and random
 states, so a run interrupted at any checkpoint and resumed ends with the same weights as an
 uninterrupted one.
 """
@@ -52,7 +52,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     loss: str = "mse"  # or "huber"
     huber_delta: float = 0.2
-    seed: int = 0
+    seed: int = 0                     # the run's seed: every role below left None takes it
+    split_seed: Optional[int] = None  # which episodes are held out for validation (and so for best.pt)
+    init_seed: Optional[int] = None   # the initial weights (and the global torch generator after them)
+    augment_seed: Optional[int] = None  # the batch order, every augmentation draw and the noise bank
     log_every: int = 10
     standardize_actions: bool = True  # learn each action dimension in units of its spread in the data
     action_scale_stds: float = 3.0    # the unit: this many standard deviations (bounded heads reach +-1 there)
@@ -70,6 +73,25 @@ class TrainConfig:
     augment_on: str = "device"        # device: where the network trains (uint8 frames travel, a GPU augments) | cpu
     lr_scaling: str = "none"          # none | sqrt | linear: lr x (global windows per step / lr_reference_batch)^(1/2 or 1)
     lr_reference_batch: int = 8       # the windows per step that ``lr`` was tuned for
+
+    def role_seeds(self) -> dict[str, int]:
+        """The effective seed of each role (:data:`ROLE_SEEDS`): the role's own, or ``seed`` where it is None."""
+        seeds = {}
+        for name in ("seed", *ROLE_SEEDS):
+            value = getattr(self, name)
+            if name != "seed" and value is None:
+                value = seeds["seed"]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                fix = "a non-negative integer" + ("" if name == "seed" else " or null (the run's seed)")
+                raise ValueError(f"train.{name}: must be {fix}, got {value!r}")
+            seeds[name] = int(value)
+        del seeds["seed"]
+        return seeds
+
+
+ROLE_SEEDS = ("split_seed", "init_seed", "augment_seed")
+"""The seeds of a training run by role: the validation split, the initial weights, and the batch
+order with the augmentation draws. Each defaults to the run's ``seed`` (``docs/training.md``)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -225,11 +247,12 @@ def segment_batch(data: WindowDataset, segments: np.ndarray) -> dict[str, Any]:
 
 
 def build_augment(cfg: "TrainConfig") -> ImageAugment:
-    """The run's augmentation (``train.augment``, ``train.augment_impl``), its noise seeded by the run's seed."""
+    """The run's augmentation (``train.augment``, ``train.augment_impl``), its noise bank seeded by the
+    augmentation seed (``train.augment_seed``, the run's seed by default)."""
     impls = {"fast": ImageAugment, "reference": ReferenceAugment}
     if cfg.augment_impl not in impls:
         raise ValueError(f"train.augment_impl: unknown '{cfg.augment_impl}'; valid: {', '.join(impls)}")
-    return impls[cfg.augment_impl](**{"noise_seed": int(cfg.seed), **dict(cfg.augment)})
+    return impls[cfg.augment_impl](**{"noise_seed": cfg.role_seeds()["augment_seed"], **dict(cfg.augment)})
 
 
 def segments_per_batch(cfg: "TrainConfig") -> int:
@@ -392,6 +415,7 @@ class _Run:
     world: int
     last_path: Path
     best_path: Path
+    seeds: dict                  # the effective seed of each role (TrainConfig.role_seeds)
 
 
 def _prepare(policy: Policy, train_data: WindowDataset, val_data: WindowDataset, cfg: TrainConfig,
@@ -406,14 +430,15 @@ def _prepare(policy: Policy, train_data: WindowDataset, val_data: WindowDataset,
     segments = segments_of(train_data, cfg.segment_windows)
     per_batch = segments_per_batch(cfg)
     optimizer = torch.optim.AdamW(_param_groups(policy, cfg), lr=scaled_lr(cfg, world), weight_decay=cfg.weight_decay)
-    steps_per_epoch = len(_batches(len(segments), per_batch, cfg.seed, 0, rank, world))
+    seeds = cfg.role_seeds()
+    steps_per_epoch = len(_batches(len(segments), per_batch, seeds["augment_seed"], 0, rank, world))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch))
     return _Run(
         policy=policy, model=policy, optimizer=optimizer, scheduler=scheduler,
         loss_fn=_standardized(_loss_fn(cfg), policy), augment=build_augment(cfg), device=device,
         augment_on_device=device.type != "cpu" and cfg.augment_on == "device" and cfg.augment_impl == "fast",
         segments=segments, per_batch=per_batch, steps_per_epoch=steps_per_epoch, rank=rank, world=world,
-        last_path=checkpoint_dir / "last.pt", best_path=checkpoint_dir / "best.pt",
+        last_path=checkpoint_dir / "last.pt", best_path=checkpoint_dir / "best.pt", seeds=seeds,
     )
 
 
@@ -432,12 +457,13 @@ def _to_training_device(run: _Run, cfg: TrainConfig) -> None:
 def _train_epoch(run: _Run, train_data: WindowDataset, cfg: TrainConfig, epoch: int,
                  log: Optional[Callable[[dict[str, float], int], None]], progress: bool) -> dict[str, float]:
     """One pass over the training segments; returns the epoch's record (its losses, frames/s, seconds)."""
-    batches = _batches(len(run.segments), run.per_batch, cfg.seed, epoch, run.rank, run.world)
+    seed = run.seeds["augment_seed"]
+    batches = _batches(len(run.segments), run.per_batch, seed, epoch, run.rank, run.world)
     bar = _progress(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress and run.rank == 0)
     epoch_loss, windows, frames, fps, started = 0.0, 0, 0, 0.0, time.perf_counter()
     gathered = _prefetch((lambda ids=ids: segment_batch(train_data, run.segments[ids])) for ids in batches)
     for index, (ids, batch) in enumerate(zip(batches, gathered)):
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + index)
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + index)
         batch = _augmented(batch, run.augment, gen, run.device, run.augment_on_device)
         loss_value, grad_norm = _step(run.model, run.policy, run.optimizer, run.scheduler, batch, run.loss_fn, cfg)
         if not _all_finite(loss_value):
@@ -485,6 +511,7 @@ def _save_epoch(run: _Run, epoch: int, best_val: float, history: list, improved:
         "optimizer": run.optimizer.state_dict(),
         "scheduler": run.scheduler.state_dict(),
         "torch_rng": torch.get_rng_state(),
+        "seeds": dict(run.seeds),
         **dict(extra or {}),
     }
     if run.rank == 0:
@@ -539,6 +566,7 @@ def _augmented(batch: dict[str, Any], augment: ImageAugment, generator: torch.Ge
 
 def _check_config(cfg: TrainConfig) -> None:
     """One clear message for a training setting out of range, before anything is built."""
+    cfg.role_seeds()
     if cfg.augment_on not in ("device", "cpu"):
         raise ValueError(f"train.augment_on: unknown '{cfg.augment_on}'; valid: device, cpu")
     if int(cfg.epochs) < 1:
@@ -566,6 +594,7 @@ def _resume_or_start(policy: Policy, optimizer, scheduler, train_data: WindowDat
             f"{policy.config.get('name')!r} on {policy.image_hw[1]}x{policy.image_hw[0]}; "
             f"train into another folder (hydra.run.dir=...) or remove it to start over"
         )
+    _check_resumed_seeds(state, cfg, last_path)
     policy.load_state_dict(state["state_dict"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -573,6 +602,16 @@ def _resume_or_start(policy: Policy, optimizer, scheduler, train_data: WindowDat
     if rank == 0:
         print(f"resuming from {last_path} after epoch {state['epoch'] + 1}/{cfg.epochs}")
     return state["epoch"] + 1, state["best_val_loss"], list(state["history"])
+
+
+def _check_resumed_seeds(state: Mapping[str, Any], cfg: TrainConfig, last_path: Path) -> None:
+    """Refuse to resume a checkpoint written with other role seeds (checkpoints from before the
+    roles, without ``seeds``, resume as before)."""
+    written, ours = state.get("seeds"), cfg.role_seeds()
+    if written is not None and dict(written) != ours:
+        changed = ", ".join(f"{k}={written.get(k)} there, {ours[k]} here" for k in ours if written.get(k) != ours[k])
+        raise ValueError(f"{last_path} was written with other seeds ({changed}); train into another folder "
+                         f"(hydra.run.dir=...) or remove it to start over")
 
 
 def _step(model: nn.Module, policy: Policy, optimizer, scheduler, batch: dict[str, Any], loss_fn: LossFn,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -110,6 +111,33 @@ def test_bootstrap_interval_covers_the_mean_and_is_reproducible():
     assert bootstrap_interval(values, seed=1) == (lo, hi)
     assert bootstrap_interval([4.0, float("nan")]) == (4.0, 4.0)
     assert all(math.isnan(v) for v in bootstrap_interval([]))
+
+
+def test_wilson_interval_is_the_closed_form_to_1e_12():
+    for n in (1, 7, 51, 263):
+        for k in range(n + 1):
+            for level in (0.8, 0.95, 0.99):
+                z = NormalDist().inv_cdf(0.5 + level / 2.0)
+                p, denom = k / n, 1.0 + z * z / n
+                centre = (p + z * z / (2 * n)) / denom
+                half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+                lo, hi = wilson_interval(k, n, level)
+                assert lo == pytest.approx(max(0.0, centre - half), abs=1e-12)
+                assert hi == pytest.approx(min(1.0, centre + half), abs=1e-12)
+    with pytest.raises(ValueError, match="confidence level must be in"):
+        wilson_interval(3, 10, 1.5)
+
+
+def test_bootstrap_interval_draws_the_resamples_of_its_seed():
+    """scipy's bootstrap draws ``integers(0, n, (resamples, n))`` from the seeded generator: the
+    intervals are the hand-written bootstrap's of the previous release, to rounding."""
+    for seed, size in ((0, 2), (1, 17), (7, 51)):
+        values = np.random.default_rng(seed + 100).normal(size=size)
+        means = values[np.random.default_rng(seed).integers(0, size, (2000, size))].mean(axis=1)
+        expected = np.quantile(means, [0.025, 0.975])
+        assert bootstrap_interval(values, seed=seed) == pytest.approx(tuple(expected), abs=1e-12)
+    with pytest.raises(ValueError, match="confidence level must be in"):
+        bootstrap_interval([1.0, 2.0], level=0.0)
 
 
 def test_aggregate_groups_rows_and_counts_rates():

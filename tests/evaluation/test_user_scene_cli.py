@@ -86,7 +86,7 @@ def test_a_benchmark_name_or_a_bad_scene_of_ones_own_stops_with_one_message(scen
 
 def test_an_unchanged_copy_of_a_benchmark_scene_on_the_search_path_is_that_scene(tmp_path):
     from envs.config import load
-    from navlnn.cli import own_config_folders, refuse_shadowing
+    from navlnn.commands.own_scenes import own_config_folders, refuse_shadowing
 
     folders = own_config_folders([{"provider": "hydra.searchpath in command-line", "schema": "file",
                                    "path": str(my_conf(tmp_path / "my_conf", fall=load("scene", "fall")))},

@@ -150,6 +150,11 @@ def test_summary_tables_with_wilson_intervals(protocol, summarize, tmp_path):
     with open(results / "differences.csv", newline="") as f:
         diff = [r for r in csv.DictReader(f) if r["head"] == "ncp_cfc" and r["scene"] == "fall"]
     assert len(diff) == 1 and float(diff[0]["difference"]) == pytest.approx(0.5)  # robust minus baseline
+    # beside the layouts-only interval, the labelled one over training seeds and layouts, never narrower
+    # than Newcombe's for 3 of 4 against 1 of 4 (docs/analysis.md)
+    low, high = float(diff[0]["seeds_layouts_low"]), float(diff[0]["seeds_layouts_high"])
+    assert low < 0.5 < high and high - low >= 0.8 - 1e-9
+    assert "the same differences with the 95 % interval over training seeds and layouts" in table
     for head in ("ncp_cfc", "lstm"):
         assert (results / f"success-{head}.png").stat().st_size > 5000
         assert (results / f"grid-{head}.png").stat().st_size > 2000
@@ -173,6 +178,12 @@ def test_rank_correlation_orders_ties_and_refuses_no_spread(summarize):
     # ties share their mean rank: ranks (1.5, 1.5, 3, 4) against (1, 2, 3, 4)
     assert summarize.rank_correlation([5, 5, 7, 9], [1, 2, 3, 4]) == pytest.approx(0.9486833, abs=1e-6)
     assert math.isnan(summarize.rank_correlation([1, 1, 1, 1], [1, 2, 3, 4]))  # the validation saw no difference
+    assert math.isnan(summarize.rank_correlation([1, 2], [2, 1]))  # too few arms to rank
+    # Spearman's published example (Wikipedia, "Spearman's rank correlation coefficient"): IQ against
+    # hours of television, rho = -29/165
+    iq = [106, 100, 86, 101, 99, 103, 97, 113, 112, 110]
+    tv = [7, 27, 2, 50, 28, 29, 20, 12, 6, 17]
+    assert summarize.rank_correlation(iq, tv) == pytest.approx(-29 / 165, abs=1e-12)
 
 
 def test_choice_names_checkpoints_relative_to_the_run_and_the_gate_prints_them_in_it(protocol, tmp_path):

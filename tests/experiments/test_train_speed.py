@@ -58,9 +58,13 @@ def test_paired_difference_wall_ratio_and_seed_aware_intervals(tmp_path):
     # seeds that disagree by 25 points widen the seed-aware intervals beyond the layout-only one
     assert t_high - t_low > seeds_high - seeds_low > layouts_high - layouts_low
     assert np.isclose(t_high, 4.303 * 0.25 / np.sqrt(3), atol=1e-3)
+    crossed_low, crossed_high = summary["success_difference"]["seeds_and_layouts_t"]
+    assert crossed_low < 0.0 < crossed_high and crossed_high - crossed_low > layouts_high - layouts_low
+    assert summary["success_difference"]["method"] == "seeds+layouts t, at least Newcombe"
 
 
 def test_a_real_difference_is_resolved(tmp_path):
     summary = _compare(tmp_path, [0.25, 0.3, 0.25], [0.75, 0.8, 0.75])
-    low, high = summary["success_difference"]["seeds_and_layouts"]
-    assert 0.3 < low <= summary["success_difference"]["mean"] <= high
+    for interval in ("seeds_and_layouts", "seeds_and_layouts_t"):
+        low, high = summary["success_difference"][interval]
+        assert 0.3 < low <= summary["success_difference"]["mean"] <= high, interval

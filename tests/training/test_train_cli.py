@@ -162,3 +162,43 @@ def test_the_same_command_in_two_processes_gives_tensor_equal_checkpoints(datase
     if extra:
         assert env["cpu_capability"] == "AVX2" and env["deterministic_algorithms"] is True
         assert env["pinned_env"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+
+
+def _changed(a: dict, b: dict) -> set[str]:
+    return {key for key in a if not torch.equal(a[key], b[key])}
+
+
+@pytest.mark.e2e
+def test_each_role_seed_moves_only_its_own_part(dataset, tmp_path):
+    """lr=0 keeps best.pt at the initial weights, with the action statistics of the training split."""
+    from navlnn.commands.train import split_episodes
+
+    held_out = split_episodes([0, 1, 2, 3], 0.1, 3)[1]
+    other = next(s for s in range(100) if split_episodes([0, 1, 2, 3], 0.1, s)[1] != held_out)
+    runs = {}
+    for name, role in {"default": [], "augment": ["train.augment_seed=11"], "split": [f"train.split_seed={other}"],
+                       "init": ["train.init_seed=11"]}.items():
+        run_dir = tmp_path / name
+        result = navlnn("train", f"data={dataset}", "seed=3", "train.epochs=1", "train.lr=0", *SMALL, *role,
+                        f"hydra.run.dir={run_dir}", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary = json.loads((run_dir / "train_summary.json").read_text())
+        stored = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)["run_config"]["train"]
+        runs[name] = (_weights(run_dir), summary)
+        assert {k: stored[k] for k in ("split_seed", "init_seed", "augment_seed")} == \
+            {k: summary[k] for k in ("split_seed", "init_seed", "augment_seed")}
+    weights, summary = runs["default"]
+    assert (summary["seed"], summary["split_seed"], summary["init_seed"], summary["augment_seed"]) == (3, 3, 3, 3)
+    assert summary["val_episodes"] == held_out
+    statistics = {"action_mean", "action_std"}
+    augment_w, augment_s = runs["augment"]
+    assert not _changed(weights, augment_w) and augment_s["val_episodes"] == held_out
+    assert augment_s["history"][0]["train_loss"] != summary["history"][0]["train_loss"]  # other batches and draws
+    assert augment_s["history"][0]["val_loss"] == summary["history"][0]["val_loss"]
+    split_w, split_s = runs["split"]
+    assert split_s["val_episodes"] != held_out and split_s["split_seed"] == other
+    assert _changed(weights, split_w) == statistics  # the labels of other training episodes, the same weights
+    init_w, init_s = runs["init"]
+    assert init_s["val_episodes"] == held_out and init_s["init_seed"] == 11 and init_s["augment_seed"] == 3
+    changed = _changed(weights, init_w)
+    assert changed and not changed & statistics and any(key.startswith("trunk.") for key in changed)
